@@ -1,0 +1,46 @@
+/**
+ * The session signature of the gateway's "Signature computation": HMAC-SHA1
+ * keyed with the bytes of the endpoint's control key, over the plain
+ * concatenation of the documented values, as 40 upper-case hex characters.
+ */
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+
+const CONTROL_KEY_HEX = /^(?:[0-9A-Fa-f]{2})+$/;
+
+/**
+ * Turns a control key as the gateway prints it (`B17F59B4-A7DC-...`) into a
+ * secret key: dashes removed, the hexadecimal text decoded to bytes. Throws a
+ * message without the key itself when the text is not whole hex bytes.
+ */
+export function controlKeyFromText(text: string): KeyObject {
+  const hex = text.replaceAll("-", "");
+  if (!CONTROL_KEY_HEX.test(hex)) {
+    throw new Error("a control key must be hexadecimal digits (dashes allowed), an even number of them");
+  }
+  return createSecretKey(Buffer.from(hex, "hex"));
+}
+
+/** The values a signature covers, in their documented order. */
+export interface SignedFields {
+  readonly accessToken: string;
+  readonly serialNumber: string;
+  readonly endpointId: string;
+  readonly nonce: string;
+  readonly invoiceId: string;
+  /** Present for a sale (base-10 minor units); absent for a verification. */
+  readonly amountCentis: number | undefined;
+  readonly currency: string;
+}
+
+/**
+ * Computes the signature. For a sale the message is accessToken +
+ * serialNumber + endpointId + nonce + invoiceId + amountCentis + currency; a
+ * verification leaves out the amount.
+ */
+export function signSession(key: KeyObject, f: SignedFields): string {
+  const amount = f.amountCentis === undefined ? "" : String(f.amountCentis);
+  return createHmac("sha1", key)
+    .update(f.accessToken + f.serialNumber + f.endpointId + f.nonce + f.invoiceId + amount + f.currency, "utf8")
+    .digest("hex")
+    .toUpperCase();
+}

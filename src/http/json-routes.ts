@@ -1,0 +1,134 @@
+/**
+ * The documented JSON paths the mobile app calls. A lean path on purpose: it
+ * reads the body, parses JSON once and calls the core directly, because this
+ * is the main load and a framework's per-request plumbing costs more than the
+ * work itself.
+ */
+import { AppError, toAppError } from "../core/error-catalogue.js";
+import type { Operation } from "../core/initiate-request.js";
+import type { InitiateService } from "../core/initiate-service.js";
+import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import { noteSuccess, requestLogOf } from "./request-log.js";
+
+/** The documented paths and the operation each starts. */
+export const JSON_PATHS: ReadonlyMap<string, Operation> = new Map([
+  ["/sale/initiate-sale", "sale"],
+  ["/verification/initiate-verification", "verification"],
+]);
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Writes a JSON answer with the headers every answer of ours carries. */
+export function sendJson(res: NodeServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+    ...extra,
+  });
+  res.end(text);
+}
+
+/** Answers an AppError with the documented body and its catalogue status. */
+export function sendError(
+  req: NodeServerRequest,
+  res: NodeServerResponse,
+  error: AppError,
+  extra?: Record<string, string>,
+): void {
+  const log = requestLogOf(req);
+  if (log) log.error = error;
+  sendJson(res, error.spec.httpStatus, error.toBody(), extra);
+}
+
+/**
+ * Reads the whole body up to `limit` bytes. Rejects with BODY_TOO_LARGE as
+ * soon as the limit is passed (or announced by Content-Length), without
+ * buffering the rest.
+ */
+function readBody(req: NodeServerRequest, limit: number): Promise<Buffer> {
+  const announced = Number(req.headers["content-length"]);
+  if (announced > limit) return Promise.reject(tooLarge(limit));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off("data", onData);
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on("data", onData);
+    req.once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    req.once("error", reject);
+  });
+}
+
+function tooLarge(limit: number): AppError {
+  return new AppError("BODY_TOO_LARGE", `The request body must be at most ${limit} bytes.`);
+}
+
+function parseBody(bytes: Buffer): unknown {
+  if (bytes.length === 0) throw new AppError("BODY_EMPTY", "The request body is empty; a JSON object is required.");
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new AppError("BODY_NOT_JSON", "The request body is not valid UTF-8.");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    // JSON.parse's message says where the syntax breaks, never more.
+    throw new AppError("BODY_NOT_JSON", `The request body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Returns a handler for the documented JSON paths, or undefined for any other
+ * path so the caller can try its next route.
+ */
+export function jsonRoutes(
+  core: InitiateService,
+  options: { readonly maxBodyBytes: number },
+): (req: NodeServerRequest, res: NodeServerResponse, path: string) => boolean {
+  async function serve(req: NodeServerRequest, res: NodeServerResponse, operation: Operation): Promise<void> {
+    const log = requestLogOf(req);
+    if (log) log.operation = operation;
+    if (req.method !== "POST") {
+      throw new AppError("METHOD_NOT_ALLOWED", `Use POST for this path (got ${req.method}).`);
+    }
+    if (!JSON_TYPE.test(req.headers["content-type"] ?? "")) {
+      throw new AppError("CONTENT_TYPE_UNSUPPORTED", "The request must have Content-Type: application/json.");
+    }
+    const body = parseBody(await readBody(req, options.maxBodyBytes));
+    const result = await core.initiate(operation, body);
+    noteSuccess(log, result);
+    sendJson(res, 200, result);
+  }
+
+  return (req, res, path) => {
+    const operation = JSON_PATHS.get(path);
+    if (operation === undefined) return false;
+    serve(req, res, operation).catch((e: unknown) => {
+      const error = toAppError(e);
+      const extra: Record<string, string> = {};
+      if (error.code === "METHOD_NOT_ALLOWED") extra.allow = "POST";
+      // An unread body would otherwise be parsed as the next request.
+      if (error.code === "BODY_TOO_LARGE") {
+        // Discard what is still coming; on HTTP/1.1 the rest would otherwise
+        // be read as the next request, so that connection ends here.
+        req.resume();
+        if (req.httpVersionMajor === 1) extra.connection = "close";
+      }
+      sendError(req, res, error, extra);
+    });
+    return true;
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The one request listener behind every protocol: gives each request an id
+ * (echoed in `x-request-id` and in its log line), routes it, and writes one
+ * log line when it ends.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { AppError } from "../core/error-catalogue.js";
+import { sendError } from "./json-routes.js";
+import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import { attachRequestLog, detectProtocol, type RequestLog } from "./request-log.js";
+
+// A caller's own request id is kept when it is short and plain, so ids can be
+// followed across services; anything else is replaced, never echoed.
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A route: serves the request and returns true, or returns false to pass. */
+export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string) => boolean;
+
+function pathOf(url: string | undefined): string {
+  const raw = url ?? "/";
+  const q = raw.indexOf("?");
+  return q === -1 ? raw : raw.slice(0, q);
+}
+
+function writeLogLine(logger: Logger, req: NodeServerRequest, res: NodeServerResponse, log: RequestLog): void {
+  const ms = Number(process.hrtime.bigint() - log.startedAt) / 1e6;
+  const e = log.error;
+  const line = {
+    requestId: log.requestId,
+    protocol: log.protocol,
+    method: req.method,
+    path: pathOf(req.url),
+    status: res.statusCode,
+    operation: log.operation,
+    outcome: e ? "error" : res.writableFinished ? "ok" : "aborted",
+    cause: e?.spec.cause,
+    code: e?.code,
+    reason: e?.logDetail,
+    endpointId: log.endpointId,
+    invoiceId: log.invoiceId,
+    durationMs: Math.round(ms * 1000) / 1000,
+  };
+  if (e && e.spec.cause === "SERVER_FAILED") logger.error(line, "request failed");
+  else logger.info(line, "request");
+}
+
+/** Builds the listener from routes tried in order; no match answers 404. */
+export function createRequestListener(logger: Logger, routes: readonly Route[]): NodeHandler {
+  return (req, res) => {
+    const given = req.headers["x-request-id"];
+    const requestId = typeof given === "string" && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+    const path = pathOf(req.url);
+    const log: RequestLog = {
+      requestId,
+      protocol: detectProtocol(path, req.headers["content-type"]),
+      startedAt: process.hrtime.bigint(),
+    };
+    attachRequestLog(req, log);
+    res.setHeader("x-request-id", requestId);
+    res.once("close", () => writeLogLine(logger, req, res, log));
+    try {
+      for (const route of routes) if (route(req, res, path)) return;
+      sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${path}.`));
+    } catch (e) {
+      // Routes answer their own errors; this is the last guard against a crash.
+      logger.error({ requestId, err: e }, "route threw");
+      sendError(req, res, new AppError("INTERNAL_ERROR", "The server failed to process the request."));
+    }
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Per-request facts gathered while a request is served and written as one log
+ * line when it ends. Adapters fill in what they learn (operation, outcome,
+ * endpoint, invoice); nothing secret is ever put here.
+ */
+import { createContextKey } from "@connectrpc/connect";
+import type { AppError } from "../core/error-catalogue.js";
+import type { Operation } from "../core/initiate-request.js";
+import type { InitiateResult } from "../core/initiate-service.js";
+import type { NodeServerRequest } from "./node-types.js";
+
+/** How the request reached us. */
+export type Protocol = "json" | "connect" | "grpc" | "grpc-web" | "http";
+
+/** What one log line says about one request. */
+export interface RequestLog {
+  readonly requestId: string;
+  readonly protocol: Protocol;
+  readonly startedAt: bigint;
+  operation?: Operation;
+  /** Set when the request ended in an AppError. */
+  error?: AppError;
+  endpointId?: string;
+  invoiceId?: string;
+}
+
+const logs = new WeakMap<object, RequestLog>();
+
+/** Attaches the log record to a request, so later stages find it. */
+export function attachRequestLog(req: NodeServerRequest, log: RequestLog): void {
+  logs.set(req, log);
+}
+
+/** The log record of a request (always set by the request listener). */
+export function requestLogOf(req: NodeServerRequest): RequestLog | undefined {
+  return logs.get(req);
+}
+
+/** Carries the record into Connect handlers through context values. */
+export const kRequestLog = createContextKey<RequestLog | undefined>(undefined, { description: "request log" });
+
+/** Records a successful initiate. */
+export function noteSuccess(log: RequestLog | undefined, result: InitiateResult): void {
+  if (!log) return;
+  log.endpointId = result.endpointId;
+  log.invoiceId = result.invoiceId;
+}
+
+/** Tells the protocol from the path and content type, for logs and metrics. */
+export function detectProtocol(path: string, contentType: string | undefined): Protocol {
+  const type = contentType ?? "";
+  if (type.startsWith("application/grpc-web")) return "grpc-web";
+  if (type.startsWith("application/grpc")) return "grpc";
+  if (path === "/sale/initiate-sale" || path === "/verification/initiate-verification") return "json";
+  if (path.startsWith("/toptechpay.")) return "connect";
+  return "http";
+}
