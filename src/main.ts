@@ -6,7 +6,11 @@
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { ConfigError, developmentConfig, loadConfigFile } from "./config/load-config.js";
+import { StoreUnavailableError } from "./core/session-store.js";
+import { configSummary } from "./ops/config-summary.js";
+import { exitGracefullyOnSignals } from "./ops/shutdown.js";
 import { createServer } from "./server.js";
+import { describeStore } from "./store/open-store.js";
 
 async function main(): Promise<number> {
   let values: { config?: string | undefined; help?: boolean | undefined };
@@ -26,8 +30,9 @@ async function main(): Promise<number> {
   let config: ReturnType<typeof loadConfigFile>;
   let firstStartKey: string | undefined;
   try {
-    if (values.config !== undefined) config = loadConfigFile(values.config, process.env);
-    else ({ config, firstStartKey } = developmentConfig(process.env.CP_DATA_DIR ?? "./data"));
+    const databaseUrl = process.env.DATABASE_URL;
+    if (values.config !== undefined) config = loadConfigFile(values.config, process.env, databaseUrl);
+    else ({ config, firstStartKey } = developmentConfig(process.env.CP_DATA_DIR ?? "./data", databaseUrl));
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
@@ -37,18 +42,26 @@ async function main(): Promise<number> {
   }
   const logger = pino({ level: config.log.level, base: { service: "cp-server" } });
   const server = createServer(config, logger);
-  const address = await server.listen();
+  let address: Awaited<ReturnType<typeof server.listen>>;
+  try {
+    address = await server.listen();
+  } catch (e) {
+    // Documented choice: a store that cannot be reached at start is a clear
+    // message and exit code 1, so an orchestrator restarts us later.
+    if (e instanceof StoreUnavailableError) {
+      logger.fatal({ store: describeStore(config.store), reason: e.message }, "store unreachable at start");
+      process.stderr.write(`cannot start: the store cannot be reached (${e.message})\n`);
+      await server.close(0).catch(() => undefined);
+      return 1;
+    }
+    throw e;
+  }
   logger.info(
     {
       url: address.url,
       mode: values.config === undefined ? "development" : "configured",
-      store: { sqlite: config.store.sqlite, durability: config.store.durability },
-      endpoints: config.endpoints.map((e) => ({
-        id: e.id,
-        operations: e.operations,
-        currencies: e.currencies ?? "any",
-      })),
-      limits: config.limits,
+      // The effective configuration, every secret-looking value redacted.
+      config: configSummary({ ...config, store: describeStore(config.store) }),
     },
     "listening",
   );
@@ -59,21 +72,7 @@ async function main(): Promise<number> {
       `\nDevelopment endpoint 1111 created. Its control key (kept in ./data/dev-control-key):\n  ${firstStartKey}\n\n`,
     );
   }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down");
-    server.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        logger.error({ err: e }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGTERM", () => stop("SIGTERM"));
-  process.on("SIGINT", () => stop("SIGINT"));
+  exitGracefullyOnSignals(logger, config.shutdown.graceSeconds * 1000, (graceMs) => server.close(graceMs));
   return -1;
 }
 

@@ -7,26 +7,52 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger } from "pino";
 import type { Config } from "./config/load-config.js";
+import { type AccessTokens, createAccessTokens } from "./core/access-tokens.js";
 import { createEndpointDirectory } from "./core/endpoints.js";
-import { AppError } from "./core/error-catalogue.js";
+import { AppError, ERROR_CATALOGUE } from "./core/error-catalogue.js";
+import { createRequestFilter } from "./core/filters/evaluate.js";
+import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
-import type { SessionStore } from "./core/session-store.js";
+import { authRoutes } from "./http/auth-routes.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
 import { jsonRoutes, sendError } from "./http/json-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
+import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
 import { createSniffingServer } from "./http/protocol-sniffer.js";
 import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestLogOf } from "./http/request-log.js";
-import { openSqliteStore } from "./store/sqlite-store.js";
+import { createRpcHandler } from "./http/rpc-adapter.js";
+import { answerClientErrors } from "./ops/client-errors.js";
+import { createServingState, registerHealth } from "./ops/health.js";
+import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
+import { createMetrics, type Metrics } from "./ops/metrics.js";
+import {
+  admissionInterceptor,
+  createAdmission,
+  kRefusal,
+  refusalOf,
+  routerWithInterceptors,
+  withDeadline,
+} from "./ops/overload.js";
+import { registerReflection } from "./ops/reflection.js";
+import { drain } from "./ops/shutdown.js";
+import { type AppStore, openStore } from "./store/open-store.js";
 
 /** A built server, not yet listening. */
 export interface AppServer {
   readonly core: InitiateService;
-  readonly store: SessionStore;
-  /** Starts listening on the configured host and port (0: any free port). */
+  readonly store: AppStore;
+  /** Issues, checks and revokes access tokens (tests issue tokens through it). */
+  readonly tokens: AccessTokens;
+  /** This server's Prometheus registry and instruments (served at /metrics). */
+  readonly metrics: Metrics;
+  /**
+   * Opens the store (PostgreSQL: connects and migrates; rejects with
+   * StoreUnavailableError when it cannot), then listens on the configured
+   * host and port (0: any free port).
+   */
   listen(): Promise<{ host: string; port: number; url: string }>;
   /**
    * Stops taking connections, lets requests in flight finish (at most
@@ -37,24 +63,90 @@ export interface AppServer {
 
 /** Builds the server from configuration. */
 export function createServer(config: Config, logger: Logger): AppServer {
-  const store = openSqliteStore({ path: config.store.sqlite, durability: config.store.durability });
-  const core = createInitiateService({ endpoints: createEndpointDirectory(config.endpoints), store });
+  const metrics = createMetrics();
+  // Every store call is timed in cp_store_duration_seconds.
+  const store = metrics.instrumentStore(openStore(config.store, logger));
+  const state = createServingState(store);
+  // The merchant's risk rules, built once; velocity counts go through the store.
+  const filters = createRequestFilter(buildFilterRules(config.filters), { velocityStore: store });
+  const tokens = metrics.countingIssuance(
+    createAccessTokens({ store, defaultLifetimeSeconds: config.auth.tokenLifetimeSeconds }),
+  );
+  const core = createInitiateService({
+    endpoints: createEndpointDirectory(config.endpoints),
+    store,
+    filters,
+    checkAccessToken: tokens.check,
+  });
+  if (config.auth.openIssuance) {
+    logger.warn(
+      { path: OPEN_ISSUANCE_PATH },
+      "open token issuance is on: anyone can get access tokens (development only)",
+    );
+  }
 
-  const connectHandler = connectNodeAdapter({
-    routes: initiateRoutes(core),
+  // Paths served by the RPC handler, and the operation label of each in metrics.
+  const rpcPaths = new Map<string, string>();
+  const connectHandler = createRpcHandler({
+    routes: (base) => {
+      // Admission refusals and the server deadline apply to every service.
+      const router = routerWithInterceptors(base, [admissionInterceptor(config.limits.requestTimeoutMs)]);
+      initiateRoutes(core)(router);
+      authRoutes(tokens, { apiKeys: config.auth.apiKeys })(router);
+      registerHealth(router, { state, router: base });
+      // Last: reflection describes every service registered before it.
+      registerReflection(router);
+      for (const h of base.handlers) rpcPaths.set(h.requestPath, `${h.service.name}/${h.method.name}`);
+    },
     readMaxBytes: config.limits.maxBodyBytes,
-    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)),
+    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)).set(kRefusal, refusalOf(req)),
     fallback: (req, res) =>
       sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${req.url}.`)),
   });
+  const admission = createAdmission({
+    maxInFlight: config.limits.maxInFlight,
+    isDraining: () => state.draining,
+    // Probes, metrics and reflection must answer even when the server is full.
+    isExempt: (path) =>
+      OPS_PATHS.has(path) || path.startsWith("/grpc.health.v1.Health/") || path.startsWith("/grpc.reflection."),
+    isRpc: (path) => rpcPaths.has(path),
+    onInFlight: (n) => metrics.inFlight.set(n),
+  });
+  const deadlineMs = config.limits.requestTimeoutMs;
   const routes: Route[] = [
-    jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }),
+    admission.route,
+    opsRoutes(state, metrics),
+    withDeadline(jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
+    ...(config.auth.openIssuance
+      ? [withDeadline(openIssuanceRoute(tokens, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs)]
+      : []),
     (req, res) => {
       connectHandler(req, res);
       return true;
     },
   ];
-  const listener: NodeHandler = createRequestListener(logger, routes);
+  const operationLabel = (path: string, operation: string | undefined): string =>
+    operation ??
+    rpcPaths.get(path) ??
+    (OPS_PATHS.has(path) ? path.slice(1) : path === OPEN_ISSUANCE_PATH ? "open-issuance" : "other");
+  const served: NodeHandler = createRequestListener(logger, routes, (line) =>
+    metrics.observeRequest({
+      operation: operationLabel(line.path, line.operation),
+      // An RPC path with a plain content type is the Connect protocol.
+      protocol: line.protocol === "http" && rpcPaths.has(line.path) ? "connect" : line.protocol,
+      outcome: line.outcome,
+      cause: line.cause,
+      code: line.code,
+      seconds: line.durationMs / 1000,
+    }),
+  );
+  // Every request started and not yet answered; shutdown waits for these.
+  let active = 0;
+  const listener: NodeHandler = (req, res) => {
+    active++;
+    res.once("close", () => active--);
+    served(req, res);
+  };
 
   const sockets = new Set<Socket>();
   const sessions = new Set<http2.Http2Session>();
@@ -69,7 +161,10 @@ export function createServer(config: Config, logger: Logger): AppServer {
 
   let front: NetServer;
   let http1: http.Server | undefined;
-  const h2Options: http2.ServerOptions = { settings: { maxConcurrentStreams: 256 } };
+  const limits = config.limits;
+  const h2Options: http2.ServerOptions = {
+    settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
+  };
   if (config.server.tls) {
     const secure = http2.createSecureServer(
       { ...h2Options, cert: config.server.tls.cert, key: config.server.tls.key, allowHTTP1: true },
@@ -79,18 +174,49 @@ export function createServer(config: Config, logger: Logger): AppServer {
     secure.on("secureConnection", trackSocket);
     front = secure;
   } else {
-    http1 = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }, listener);
+    http1 = http.createServer(
+      {
+        headersTimeout: limits.headersTimeoutMs,
+        // Node's bound on receiving a whole request; must not undercut the headers timeout.
+        requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        maxHeaderSize: limits.maxHeaderBytes,
+        // How often the two timeouts above are checked (Node's default is 30 s).
+        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+      },
+      listener,
+    );
+    // http1 never listens itself (the sniffer hands it sockets), and node:http
+    // starts tracking connections, which the timeouts and closeIdleConnections()
+    // rely on, only on "listening".
+    http1.emit("listening");
+    http1.on(
+      "clientError",
+      answerClientErrors(logger, (code) =>
+        metrics.observeRequest({
+          operation: "other",
+          protocol: "http",
+          outcome: "error",
+          cause: ERROR_CATALOGUE[code].cause,
+          code,
+          seconds: 0,
+        }),
+      ),
+    );
     const h2c = http2.createServer(h2Options, listener);
     h2c.on("session", trackSession);
-    front = createSniffingServer({ http1, http2: h2c, firstByteTimeoutMs: 10_000 });
+    front = createSniffingServer({ http1, http2: h2c, firstByteTimeoutMs: limits.headersTimeoutMs });
     front.on("connection", trackSocket);
   }
 
   return {
     core,
     store,
-    listen: () =>
-      new Promise((resolve, reject) => {
+    tokens,
+    metrics,
+    listen: async () => {
+      await store.ready();
+      return new Promise((resolve, reject) => {
         front.once("error", reject);
         front.listen(config.server.port, config.server.host, () => {
           front.off("error", reject);
@@ -99,20 +225,13 @@ export function createServer(config: Config, logger: Logger): AppServer {
           const shown = host.includes(":") ? `[${host}]` : host;
           resolve({ host, port, url: `${config.server.tls ? "https" : "http"}://${shown}:${port}` });
         });
-      }),
-    async close(graceMs = 10_000) {
-      const closed = new Promise<void>((resolve) => front.close(() => resolve()));
-      // GOAWAY: HTTP/2 clients finish their streams and open no new ones.
-      for (const session of sessions) session.close();
-      http1?.closeIdleConnections();
-      const deadline = Date.now() + graceMs;
-      while (sockets.size > 0 && Date.now() < deadline) {
-        http1?.closeIdleConnections();
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      for (const session of sessions) session.destroy();
-      for (const socket of sockets) socket.destroy();
-      await closed;
+      });
+    },
+    async close(graceMs = config.shutdown.graceSeconds * 1000) {
+      // Readiness and Health turn NOT_SERVING; new requests get SHUTTING_DOWN.
+      state.startDraining();
+      await drain({ front, http1, sessions, sockets, activeRequests: () => active }, graceMs);
+      // After the last answer, so the last write is in.
       await store.close();
     },
   };

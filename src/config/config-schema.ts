@@ -3,6 +3,7 @@
  * keys are errors, so a misspelt key never silently falls back to a default.
  */
 import { z } from "zod";
+import { filtersSchema } from "./filters-schema.js";
 
 const operation = z.enum(["sale", "verification"]);
 const currencyCode = z
@@ -24,6 +25,18 @@ const endpointSchema = z
     "give exactly one of controlKey, controlKeyEnv or controlKeyFile",
   );
 
+// An AuthService API key: the key itself, or where to read it from.
+const apiKeySchema = z
+  .strictObject({
+    key: z.string().optional(),
+    keyEnv: z.string().min(1).optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+  .refine(
+    (k) => [k.key, k.keyEnv, k.keyFile].filter((v) => v !== undefined).length === 1,
+    "give exactly one of key, keyEnv or keyFile",
+  );
+
 /** The configuration file as written, before secrets are resolved. */
 export const configFileSchema = z.strictObject({
   server: z
@@ -33,13 +46,44 @@ export const configFileSchema = z.strictObject({
       tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
     })
     .default({ host: "127.0.0.1", port: 8080 }),
+  // Either `sqlite: FILE` (default ./data/proxy.db) or `postgres: URL` with its
+  // pool settings; buildConfig fills in the defaults once it knows which.
   store: z
     .strictObject({
-      sqlite: z.string().min(1).default("./data/proxy.db"),
-      durability: z.enum(["full", "normal"]).default("full"),
+      sqlite: z.string().min(1).optional(),
+      durability: z.enum(["full", "normal"]).optional(),
+      postgres: z
+        .string()
+        .regex(/^postgres(ql)?:\/\/\S+$/, "must be a URL such as postgres://user@host:5432/database")
+        .optional(),
+      poolMax: z.number().int().min(1).max(1000).optional(),
+      connectTimeoutMs: z.number().int().min(50).max(60_000).optional(),
+      queryTimeoutMs: z.number().int().min(50).max(600_000).optional(),
     })
-    .default({ sqlite: "./data/proxy.db", durability: "full" }),
+    .refine((s) => s.sqlite === undefined || s.postgres === undefined, "give either sqlite or postgres, not both")
+    .refine(
+      (s) =>
+        s.postgres !== undefined || [s.poolMax, s.connectTimeoutMs, s.queryTimeoutMs].every((v) => v === undefined),
+      "poolMax, connectTimeoutMs and queryTimeoutMs apply only with postgres",
+    )
+    .refine((s) => s.postgres === undefined || s.durability === undefined, "durability applies only with sqlite")
+    .default({}),
   endpoints: z.array(endpointSchema).min(1, "configure at least one endpoint"),
+  auth: z
+    .strictObject({
+      // Keys that may call AuthService; several at once so keys can be rotated.
+      // None: AuthService refuses every call.
+      apiKeys: z.array(apiKeySchema).default([]),
+      // Development only: POST /auth/access-token issues a token to anyone.
+      openIssuance: z.boolean().default(false),
+      tokenLifetimeSeconds: z
+        .number()
+        .int()
+        .min(1)
+        .max(30 * 24 * 3600, "must be at most 2592000 (30 days)")
+        .default(3600),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       maxBodyBytes: z
@@ -48,8 +92,30 @@ export const configFileSchema = z.strictObject({
         .min(1024)
         .max(16 * 1024 * 1024)
         .default(64 * 1024),
+      // Requests served at once; past it new ones get OVERLOADED at once
+      // rather than queueing into timeouts.
+      maxInFlight: z.number().int().min(1).max(1_000_000).default(1024),
+      // Server-side deadline of one request, when the caller sets none shorter.
+      requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+      headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+      keepAliveTimeoutMs: z.number().int().min(100).max(600_000).default(5_000),
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024)
+        .default(16 * 1024),
+      http2MaxConcurrentStreams: z.number().int().min(1).max(100_000).default(256),
     })
-    .default({ maxBodyBytes: 64 * 1024 }),
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      // How long requests in flight may take to finish after SIGTERM/SIGINT.
+      graceSeconds: z.number().min(0).max(600).default(10),
+    })
+    .prefault({}),
+  // The merchant's risk rules; see src/config/filters-schema.ts.
+  filters: filtersSchema,
   log: z
     .strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import { createEndpointDirectory, type Endpoint } from "../core/endpoints.js";
 import { controlKeyFromText } from "../core/signature.js";
 import { type ConfigFile, configFileSchema, describeIssues } from "./config-schema.js";
+import type { FiltersConfig } from "./filters-schema.js";
 
 /** The effective configuration the server runs with. */
 export interface Config {
@@ -18,10 +19,46 @@ export interface Config {
     readonly port: number;
     readonly tls: { readonly cert: Buffer; readonly key: Buffer } | undefined;
   };
-  readonly store: { readonly sqlite: string; readonly durability: "full" | "normal" };
+  /**
+   * Where sessions and tokens live: PostgreSQL when `postgres` is set (the
+   * SQLite fields are then unused), otherwise the SQLite file `sqlite`.
+   */
+  readonly store: {
+    readonly sqlite: string;
+    readonly durability: "full" | "normal";
+    readonly postgres: PostgresStoreConfig | undefined;
+  };
   readonly endpoints: readonly Endpoint[];
-  readonly limits: { readonly maxBodyBytes: number };
+  readonly limits: {
+    readonly maxBodyBytes: number;
+    readonly maxInFlight: number;
+    readonly requestTimeoutMs: number;
+    readonly headersTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
+    readonly maxHeaderBytes: number;
+    readonly http2MaxConcurrentStreams: number;
+  };
+  readonly shutdown: { readonly graceSeconds: number };
   readonly log: { readonly level: ConfigFile["log"]["level"] };
+  /** The merchant's risk rules, checked; built into a rule set by the server. */
+  readonly filters: FiltersConfig;
+  /** Access tokens and the AuthService API keys (secrets: never logged). */
+  readonly auth: {
+    readonly apiKeys: readonly string[];
+    readonly openIssuance: boolean;
+    readonly tokenLifetimeSeconds: number;
+  };
+}
+
+/** Shortest API key accepted, so a guessable placeholder never guards AuthService. */
+export const MIN_API_KEY_CHARS = 16;
+
+/** The PostgreSQL store settings; `url` may hold a password, so it is never logged as is. */
+export interface PostgresStoreConfig {
+  readonly url: string;
+  readonly poolMax: number;
+  readonly connectTimeoutMs: number;
+  readonly queryTimeoutMs: number;
 }
 
 /** A configuration that cannot be used; `problems` holds one line each. */
@@ -42,6 +79,11 @@ export interface ConfigSources {
   readonly baseDir: string;
   /** Names the source in messages. */
   readonly sourceName?: string;
+  /**
+   * DATABASE_URL as main read it: selects PostgreSQL when the file names no
+   * store (neither `store.sqlite` nor `store.postgres`).
+   */
+  readonly databaseUrl?: string | undefined;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -81,6 +123,7 @@ export function buildConfig(raw: unknown, sources: ConfigSources): Config {
       text = sources.env[e.controlKeyEnv];
       if (text === undefined || text === "") {
         problems.push(`${where}.controlKeyEnv: environment variable ${e.controlKeyEnv} is not set`);
+        return;
       }
     }
     if (e.controlKeyFile !== undefined)
@@ -111,19 +154,62 @@ export function buildConfig(raw: unknown, sources: ConfigSources): Config {
     const key = readSecretFile(at(file.server.tls.key), "server.tls.key", problems);
     if (cert !== undefined && key !== undefined) tls = { cert: Buffer.from(cert), key: Buffer.from(key) };
   }
+  const apiKeys: string[] = [];
+  file.auth.apiKeys.forEach((k, i) => {
+    const where = `auth.apiKeys[${i}]`;
+    let text = k.key;
+    if (k.keyEnv !== undefined) {
+      text = sources.env[k.keyEnv];
+      if (text === undefined || text === "") {
+        problems.push(`${where}.keyEnv: environment variable ${k.keyEnv} is not set`);
+        return;
+      }
+    }
+    if (k.keyFile !== undefined) text = readSecretFile(at(k.keyFile), `${where}.keyFile`, problems);
+    if (text === undefined) return;
+    const key = text.trim();
+    if (key.length < MIN_API_KEY_CHARS)
+      problems.push(`${where}: an API key must be at least ${MIN_API_KEY_CHARS} characters`);
+    else apiKeys.push(key);
+  });
+
+  const fromEnv = file.store.sqlite === undefined ? sources.databaseUrl || undefined : undefined;
+  const postgres = file.store.postgres ?? fromEnv;
+  if (fromEnv !== undefined && file.store.postgres === undefined && !/^postgres(ql)?:\/\/\S+$/.test(fromEnv)) {
+    problems.push("DATABASE_URL: must be a URL such as postgres://user@host:5432/database");
+  }
   if (problems.length > 0) throw new ConfigError(source, problems);
 
   return deepFreeze({
     server: { host: file.server.host, port: file.server.port, tls },
-    store: { sqlite: at(file.store.sqlite), durability: file.store.durability },
+    store: {
+      sqlite: at(file.store.sqlite ?? "./data/proxy.db"),
+      durability: file.store.durability ?? "full",
+      postgres:
+        postgres === undefined
+          ? undefined
+          : {
+              url: postgres,
+              poolMax: file.store.poolMax ?? 10,
+              connectTimeoutMs: file.store.connectTimeoutMs ?? 1000,
+              queryTimeoutMs: file.store.queryTimeoutMs ?? 1500,
+            },
+    },
     endpoints,
-    limits: { maxBodyBytes: file.limits.maxBodyBytes },
+    limits: { ...file.limits },
+    shutdown: { graceSeconds: file.shutdown.graceSeconds },
     log: { level: file.log.level },
+    filters: file.filters,
+    auth: {
+      apiKeys,
+      openIssuance: file.auth.openIssuance,
+      tokenLifetimeSeconds: file.auth.tokenLifetimeSeconds,
+    },
   });
 }
 
 /** Reads and checks a YAML or JSON configuration file. */
-export function loadConfigFile(path: string, env: ConfigSources["env"]): Config {
+export function loadConfigFile(path: string, env: ConfigSources["env"], databaseUrl?: string | undefined): Config {
   const full = resolve(path);
   let text: string;
   try {
@@ -135,9 +221,27 @@ export function loadConfigFile(path: string, env: ConfigSources["env"]): Config 
   try {
     raw = full.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (e) {
-    throw new ConfigError(path, [`not valid ${full.endsWith(".json") ? "JSON" : "YAML"}: ${(e as Error).message}`]);
+    throw new ConfigError(path, [
+      `not valid ${full.endsWith(".json") ? "JSON" : "YAML"}: ${parseErrorReason(e, text)}`,
+    ]);
   }
-  return buildConfig(raw ?? {}, { env, baseDir: dirname(full), sourceName: path });
+  return buildConfig(raw ?? {}, { env, baseDir: dirname(full), sourceName: path, databaseUrl });
+}
+
+/**
+ * The reason and position of a YAML or JSON syntax error, without the parsers'
+ * quote of the surrounding text: that text may be a control key.
+ */
+function parseErrorReason(e: unknown, text: string): string {
+  // yaml: "reason at line L, column C:\n\n<the line>\n^"; V8: "reason in JSON at
+  // position N" or "Unexpected token 'x', "...<the text>..." is not valid JSON".
+  const first = (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "";
+  const reason = first.split('"')[0]?.replace(/[\s,:]+$/, "") || "syntax error";
+  const position = /at position (\d+)/.exec(reason);
+  if (!position) return reason;
+  const before = text.slice(0, Number(position[1])).split("\n");
+  const where = `at line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}`;
+  return reason.replace(/at position \d+/, where);
 }
 
 /** The development endpoint used when no configuration file is given. */
@@ -150,7 +254,10 @@ export const DEV_ENDPOINT_ID = "1111";
  * `firstStartKey` is the new key when it was just made (to show the person),
  * undefined on later starts.
  */
-export function developmentConfig(dataDir: string): { config: Config; firstStartKey: string | undefined } {
+export function developmentConfig(
+  dataDir: string,
+  databaseUrl?: string | undefined,
+): { config: Config; firstStartKey: string | undefined } {
   const keyFile = resolve(dataDir, "dev-control-key");
   let firstStartKey: string | undefined;
   if (!existsSync(keyFile)) {
@@ -161,10 +268,12 @@ export function developmentConfig(dataDir: string): { config: Config; firstStart
   }
   const config = buildConfig(
     {
-      store: { sqlite: resolve(dataDir, "proxy.db") },
+      store: databaseUrl ? {} : { sqlite: resolve(dataDir, "proxy.db") },
       endpoints: [{ id: DEV_ENDPOINT_ID, controlKeyFile: keyFile, operations: ["sale", "verification"] }],
+      // Anyone may get a token here, so the README's examples work at once.
+      auth: { openIssuance: true },
     },
-    { env: {}, baseDir: dataDir, sourceName: "development defaults" },
+    { env: {}, baseDir: dataDir, sourceName: "development defaults", databaseUrl },
   );
   return { config, firstStartKey };
 }

@@ -74,7 +74,11 @@ function tooLarge(limit: number): AppError {
   return new AppError("BODY_TOO_LARGE", `The request body must be at most ${limit} bytes.`);
 }
 
-function parseBody(bytes: Buffer): unknown {
+/**
+ * Parses a request body as UTF-8 JSON, answering BODY_EMPTY or BODY_NOT_JSON;
+ * the RPC adapter uses it too, so Connect-JSON and gRPC-JSON bodies fail alike.
+ */
+export function parseJsonBody(bytes: Uint8Array): unknown {
   if (bytes.length === 0) throw new AppError("BODY_EMPTY", "The request body is empty; a JSON object is required.");
   let text: string;
   try {
@@ -91,6 +95,35 @@ function parseBody(bytes: Buffer): unknown {
 }
 
 /**
+ * Reads a JSON POST the way every JSON path does: POST only, Content-Type
+ * application/json, at most `maxBodyBytes`, valid UTF-8 JSON. Throws AppError;
+ * answer it with sendJsonPathError.
+ */
+export async function readJsonPost(req: NodeServerRequest, maxBodyBytes: number): Promise<unknown> {
+  if (req.method !== "POST") {
+    throw new AppError("METHOD_NOT_ALLOWED", `Use POST for this path (got ${req.method}).`);
+  }
+  if (!JSON_TYPE.test(req.headers["content-type"] ?? "")) {
+    throw new AppError("CONTENT_TYPE_UNSUPPORTED", "The request must have Content-Type: application/json.");
+  }
+  return parseJsonBody(await readBody(req, maxBodyBytes));
+}
+
+/** Answers any failure of a JSON path with the documented body and the headers its error needs. */
+export function sendJsonPathError(req: NodeServerRequest, res: NodeServerResponse, thrown: unknown): void {
+  const error = toAppError(thrown);
+  const extra: Record<string, string> = {};
+  if (error.code === "METHOD_NOT_ALLOWED") extra.allow = "POST";
+  if (error.code === "BODY_TOO_LARGE") {
+    // Discard what is still coming; on HTTP/1.1 the rest would otherwise
+    // be read as the next request, so that connection ends here.
+    req.resume();
+    if (req.httpVersionMajor === 1) extra.connection = "close";
+  }
+  sendError(req, res, error, extra);
+}
+
+/**
  * Returns a handler for the documented JSON paths, or undefined for any other
  * path so the caller can try its next route.
  */
@@ -101,13 +134,7 @@ export function jsonRoutes(
   async function serve(req: NodeServerRequest, res: NodeServerResponse, operation: Operation): Promise<void> {
     const log = requestLogOf(req);
     if (log) log.operation = operation;
-    if (req.method !== "POST") {
-      throw new AppError("METHOD_NOT_ALLOWED", `Use POST for this path (got ${req.method}).`);
-    }
-    if (!JSON_TYPE.test(req.headers["content-type"] ?? "")) {
-      throw new AppError("CONTENT_TYPE_UNSUPPORTED", "The request must have Content-Type: application/json.");
-    }
-    const body = parseBody(await readBody(req, options.maxBodyBytes));
+    const body = await readJsonPost(req, options.maxBodyBytes);
     const result = await core.initiate(operation, body);
     noteSuccess(log, result);
     sendJson(res, 200, result);
@@ -116,19 +143,7 @@ export function jsonRoutes(
   return (req, res, path) => {
     const operation = JSON_PATHS.get(path);
     if (operation === undefined) return false;
-    serve(req, res, operation).catch((e: unknown) => {
-      const error = toAppError(e);
-      const extra: Record<string, string> = {};
-      if (error.code === "METHOD_NOT_ALLOWED") extra.allow = "POST";
-      // An unread body would otherwise be parsed as the next request.
-      if (error.code === "BODY_TOO_LARGE") {
-        // Discard what is still coming; on HTTP/1.1 the rest would otherwise
-        // be read as the next request, so that connection ends here.
-        req.resume();
-        if (req.httpVersionMajor === 1) extra.connection = "close";
-      }
-      sendError(req, res, error, extra);
-    });
+    serve(req, res, operation).catch((e: unknown) => sendJsonPathError(req, res, e));
     return true;
   };
 }

@@ -23,7 +23,26 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? raw : raw.slice(0, q);
 }
 
-function writeLogLine(logger: Logger, req: NodeServerRequest, res: NodeServerResponse, log: RequestLog): void {
+/** The fields of a request's log line, also handed to the listener's observer (metrics). */
+export interface RequestLine {
+  readonly requestId: string;
+  readonly protocol: RequestLog["protocol"];
+  readonly path: string;
+  readonly status: number;
+  readonly operation: RequestLog["operation"];
+  readonly outcome: "ok" | "error" | "aborted";
+  readonly cause: string | undefined;
+  readonly code: string | undefined;
+  readonly durationMs: number;
+}
+
+function writeLogLine(
+  logger: Logger,
+  req: NodeServerRequest,
+  res: NodeServerResponse,
+  log: RequestLog,
+  observe: ((line: RequestLine) => void) | undefined,
+): void {
   const ms = Number(process.hrtime.bigint() - log.startedAt) / 1e6;
   const e = log.error;
   const line = {
@@ -43,10 +62,15 @@ function writeLogLine(logger: Logger, req: NodeServerRequest, res: NodeServerRes
   };
   if (e && e.spec.cause === "SERVER_FAILED") logger.error(line, "request failed");
   else logger.info(line, "request");
+  observe?.(line as RequestLine);
 }
 
 /** Builds the listener from routes tried in order; no match answers 404. */
-export function createRequestListener(logger: Logger, routes: readonly Route[]): NodeHandler {
+export function createRequestListener(
+  logger: Logger,
+  routes: readonly Route[],
+  observe?: (line: RequestLine) => void,
+): NodeHandler {
   return (req, res) => {
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
@@ -58,7 +82,7 @@ export function createRequestListener(logger: Logger, routes: readonly Route[]):
     };
     attachRequestLog(req, log);
     res.setHeader("x-request-id", requestId);
-    res.once("close", () => writeLogLine(logger, req, res, log));
+    res.once("close", () => writeLogLine(logger, req, res, log, observe));
     try {
       for (const route of routes) if (route(req, res, path)) return;
       sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${path}.`));

@@ -36,4 +36,34 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sessions_serial_created ON sessions (serial_number, created_at_ms);
     `,
   },
+  {
+    version: 2,
+    name: "access_tokens",
+    // Only the token's SHA-256 is kept; revoked_at_ms is NULL while valid.
+    sql: `
+      CREATE TABLE access_tokens (
+        token_hash    TEXT    PRIMARY KEY,
+        serial_number TEXT    NOT NULL,
+        issued_at_ms  INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX access_tokens_serial ON access_tokens (serial_number);
+    `,
+  },
+  {
+    version: 3,
+    name: "velocity_events",
+    // One row per attempt per (dimension, key) for the velocity filter; rows
+    // older than the longest window are pruned, so the table stays small.
+    sql: `
+      CREATE TABLE velocity_events (
+        dimension TEXT    NOT NULL CHECK (dimension IN ('device', 'token', 'ip')),
+        key       TEXT    NOT NULL,
+        at_ms     INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX velocity_events_key_at ON velocity_events (dimension, key, at_ms);
+      CREATE INDEX velocity_events_at ON velocity_events (at_ms);
+    `,
+  },
 ];

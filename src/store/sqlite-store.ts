@@ -5,14 +5,24 @@
  * before the transaction holding its row has committed.
  */
 import { mkdirSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { AccessTokenStore } from "../core/access-token-store.js";
 import type { SessionRecord, SessionStore } from "../core/session-store.js";
 import { StoreUnavailableError } from "../core/session-store.js";
+import type { VelocityStore } from "../core/velocity-store.js";
 import { type Migration, SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
+import { createSqliteTokenQueries } from "./sqlite-token-queries.js";
+import { createSqliteVelocityQueries } from "./sqlite-velocity-queries.js";
 
 /**
- * `full`: synchronous=FULL, each commit is fsynced before it is acknowledged.
+ * `full`: every acknowledged session is on disk. Other writes run with
+ * synchronous=FULL; session batches commit with synchronous=NORMAL and are
+ * acknowledged only after an fdatasync of the WAL file that holds their
+ * frames, the same flush FULL does, but on libuv's thread pool: the event loop
+ * keeps serving while the disk syncs, and one sync covers every batch
+ * committed before it started (group commit).
  * `normal`: synchronous=NORMAL in WAL mode, the fastest setting SQLite calls
  * safe: the file is never corrupted, but the last commits before a power loss
  * (not a process crash) may be rolled back.
@@ -105,7 +115,9 @@ function fromRow(row: SessionRow): SessionRecord {
 }
 
 /** Opens (creating if needed) the SQLite file, migrates it, and returns the store. */
-export function openSqliteStore(options: SqliteStoreOptions): SessionStore & { readonly db: Database.Database } {
+export function openSqliteStore(
+  options: SqliteStoreOptions,
+): SessionStore & AccessTokenStore & VelocityStore & { readonly db: Database.Database } {
   mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
   db.pragma("journal_mode = WAL");
@@ -142,33 +154,108 @@ export function openSqliteStore(options: SqliteStoreOptions): SessionStore & { r
   let scheduled = false;
   let closed = false;
 
+  const syncWal = options.durability !== "normal";
+  const walPath = `${options.path}-wal`;
+  // Up to this many fdatasync calls at once (libuv's pool has 4 threads): a
+  // batch committed while others sync starts its own sync at once instead of
+  // waiting a whole sync for its turn; the file system merges concurrent syncs.
+  const MAX_SYNCS = 3;
+  let awaitingSync: PendingInsert[] = [];
+  const inFlight = new Set<Promise<void>>();
+  let walHandle: Promise<FileHandle> | undefined;
+  const syncNormal = db.prepare("PRAGMA synchronous = NORMAL");
+  const syncFull = db.prepare("PRAGMA synchronous = FULL");
+
+  // The WAL file, opened once it exists. SQLite keeps that file (same inode)
+  // while this connection is open; it is only removed when the last one closes.
+  function walFile(): Promise<FileHandle> {
+    walHandle ??= (async () => {
+      const handle = await open(walPath, "r+");
+      // SQLite syncs the folder once when it creates the WAL; so do we.
+      const dir = await open(dirname(options.path), "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+      return handle;
+    })().catch((e: unknown) => {
+      walHandle = undefined;
+      throw e;
+    });
+    return walHandle;
+  }
+
+  // Acknowledges every committed batch waiting for a sync with one fdatasync.
+  function startSync(): void {
+    if (awaitingSync.length === 0 || inFlight.size >= MAX_SYNCS) return;
+    const group = awaitingSync;
+    awaitingSync = [];
+    const done: Promise<void> = walFile()
+      .then((wal) => wal.datasync())
+      .then(
+        () => {
+          for (const p of group) p.resolve();
+        },
+        (e: unknown) => {
+          const error = new StoreUnavailableError(`sqlite: cannot sync the WAL (${(e as Error).message})`, {
+            cause: e,
+          });
+          for (const p of group) p.reject(error);
+        },
+      )
+      .finally(() => {
+        inFlight.delete(done);
+        startSync();
+      });
+    inFlight.add(done);
+  }
+
+  // Commits one batch; returns the inserts whose rows are committed.
+  function commit(batch: PendingInsert[]): PendingInsert[] {
+    // NORMAL for this commit only: the WAL is synced below, off the event loop.
+    if (syncWal) syncNormal.run();
+    try {
+      insertBatch(batch);
+      return batch;
+    } catch (batchError) {
+      if (batch.length === 1) {
+        batch[0]?.reject(classify(batchError));
+        return [];
+      }
+      // One bad row must not fail its neighbours: retry each on its own.
+      return batch.filter((p) => {
+        try {
+          insertRow(p.record);
+          return true;
+        } catch (e) {
+          p.reject(classify(e));
+          return false;
+        }
+      });
+    } finally {
+      if (syncWal) syncFull.run();
+    }
+  }
+
   function flush(): void {
     scheduled = false;
     const batch = pending;
     pending = [];
     if (batch.length === 0) return;
-    try {
-      insertBatch(batch);
-      for (const p of batch) p.resolve();
-    } catch (batchError) {
-      if (batch.length === 1) {
-        batch[0]?.reject(classify(batchError));
-        return;
-      }
-      // One bad row must not fail its neighbours: retry each on its own.
-      for (const p of batch) {
-        try {
-          insertRow(p.record);
-          p.resolve();
-        } catch (e) {
-          p.reject(classify(e));
-        }
-      }
+    const committed = commit(batch);
+    if (!syncWal) {
+      for (const p of committed) p.resolve();
+      return;
     }
+    awaitingSync.push(...committed);
+    startSync();
   }
 
   return {
     db,
+    ...createSqliteTokenQueries({ db, isClosed: () => closed, classify }),
+    ...createSqliteVelocityQueries({ db, isClosed: () => closed, classify }),
     insertSession(record) {
       if (closed) return Promise.reject(new StoreUnavailableError("sqlite: store is closed"));
       return new Promise<void>((resolve, reject) => {
@@ -195,6 +282,8 @@ export function openSqliteStore(options: SqliteStoreOptions): SessionStore & { r
     async close() {
       if (closed) return;
       flush();
+      while (inFlight.size > 0) await Promise.all(inFlight);
+      await walHandle?.then((wal) => wal.close()).catch(() => undefined);
       closed = true;
       db.close();
     },

@@ -1,0 +1,140 @@
+/**
+ * Turns the measured figures into the outputs: the ratios the issue sets
+ * targets for, a Markdown table, and an SVG chart of throughput and p99 per
+ * target drawn headless with vega (View.toSVG needs no canvas).
+ */
+import * as vega from "vega";
+
+/** Each ratio: numerator target, denominator target, what it must reach. */
+export const RATIOS = {
+  durableVsBare: { num: 1, den: 5, goal: 0.6 },
+  fastVsBare: { num: 2, den: 5, goal: 0.8 },
+  durableVsFastify: { num: 1, den: 6, goal: 1.0 },
+  grpcVsGrpcJs: { num: 3, den: 7, goal: 1.0 },
+};
+/** p99 of target 1 must stay at or under this at 50 connections. */
+export const P99_GOAL_MS = 10;
+
+/** Ratios of requests/s between targets; null when either side did not run. */
+export function computeRatios(results) {
+  const rps = (n) => results.find((r) => r.id === n && !r.failure)?.requestsPerSecond;
+  const out = {};
+  for (const [key, { num, den }] of Object.entries(RATIOS)) {
+    const a = rps(num);
+    const b = rps(den);
+    out[key] = a && b ? Math.round((a / b) * 1000) / 1000 : null;
+  }
+  return out;
+}
+
+const mb = (bytes) => (bytes == null ? "-" : (bytes / 1048576).toFixed(0));
+const ms = (v) => (v == null ? "-" : String(Math.round(v * 100) / 100));
+
+function errorText(r) {
+  if (r.failure) return `failed: ${r.failure}`;
+  const e = r.errors;
+  const parts = [];
+  if (e.non2xx) parts.push(`${e.non2xx} non-2xx`);
+  for (const k of ["socket", "failed", "errored", "timeouts"]) if (e[k]) parts.push(`${e[k]} ${k}`);
+  return parts.join(", ") || "0";
+}
+
+/** The Markdown report: machine, load, one row per target, ratios against goals. */
+export function toMarkdown(report) {
+  const { machine, options } = report;
+  const lines = [
+    `Run ${report.startedAt} on ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
+      `${machine.os}, Node ${machine.node}. Load: ${options.connections} connections, ` +
+      `${options.warmup} s warm-up then ${options.duration} s per target.`,
+    "",
+    "| # | target | protocol | req/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |",
+    "|---|---|---|---:|---:|---:|---:|---:|---|",
+  ];
+  for (const r of report.targets) {
+    lines.push(
+      `| ${r.id} | ${r.name} | ${r.protocol} | ${r.failure ? "-" : r.requestsPerSecond} | ${ms(r.latencyMs?.p50)} | ` +
+        `${ms(r.latencyMs?.p99)} | ${ms(r.latencyMs?.p999)} | ${mb(r.peakRssBytes)} | ${errorText(r)} |`,
+    );
+  }
+  lines.push("", "| ratio | value | goal | met |", "|---|---:|---:|---|");
+  for (const [key, { num, den, goal }] of Object.entries(RATIOS)) {
+    const v = report.ratios[key];
+    lines.push(`| ${key} (${num}÷${den}) | ${v ?? "-"} | ≥ ${goal} | ${v == null ? "-" : v >= goal ? "yes" : "no"} |`);
+  }
+  const p99 = report.targets.find((r) => r.id === 1)?.latencyMs?.p99;
+  const met = p99 == null ? "-" : p99 <= P99_GOAL_MS ? "yes" : "no";
+  lines.push(`| p99 of target 1 (ms) | ${ms(p99)} | ≤ ${P99_GOAL_MS} | ${met} |`);
+  return `${lines.join("\n")}\n`;
+}
+
+function barChart(title, field, format) {
+  return {
+    type: "group",
+    title: { text: title, anchor: "start" },
+    encode: { update: { width: { value: 330 }, height: { value: 200 } } },
+    scales: [
+      { name: "y", type: "band", domain: { data: "results", field: "label" }, range: "height", padding: 0.15 },
+      { name: "x", type: "linear", domain: { data: "results", field }, range: "width", nice: true, zero: true },
+    ],
+    axes: [
+      { orient: "left", scale: "y", labelLimit: 200 },
+      { orient: "bottom", scale: "x", format, grid: true, tickCount: 5 },
+    ],
+    marks: [
+      {
+        type: "rect",
+        from: { data: "results" },
+        encode: {
+          update: {
+            y: { scale: "y", field: "label" },
+            height: { scale: "y", band: 1 },
+            x: { scale: "x", value: 0 },
+            x2: { scale: "x", field },
+            fill: { signal: "datum.ours ? '#1f77b4' : '#aaaaaa'" },
+          },
+        },
+      },
+      {
+        type: "text",
+        from: { data: "results" },
+        encode: {
+          update: {
+            y: { scale: "y", field: "label", band: 0.5 },
+            x: { scale: "x", field, offset: 3 },
+            baseline: { value: "middle" },
+            fontSize: { value: 10 },
+            text: { signal: `format(datum.${field}, '${format}')` },
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** The SVG chart: requests/s and p99 latency per target, ours in blue. */
+export async function toSvg(report) {
+  const values = report.targets
+    .filter((r) => !r.failure)
+    .map((r) => ({
+      label: `${r.id}. ${r.short}`,
+      rps: r.requestsPerSecond,
+      p99: r.latencyMs.p99,
+      ours: r.id <= 4,
+    }));
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega/v5.json",
+    padding: 12,
+    background: "white",
+    title: { text: `Initiate sale, ${report.options.connections} connections`, fontSize: 14 },
+    layout: { columns: 2, padding: 90 },
+    data: [{ name: "results", values }],
+    marks: [
+      barChart("Requests per second (higher is better)", "rps", ",.0f"),
+      barChart("p99 latency, ms (lower is better)", "p99", ".1f"),
+    ],
+  };
+  const view = new vega.View(vega.parse(spec), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  return svg;
+}

@@ -1,0 +1,166 @@
+/**
+ * `npm run bench`: starts each target in its own process, one after the other,
+ * sends it one sanity request, a warm-up, then the measured load, reads its
+ * peak RSS and stops it. Writes bench/results/latest.{json,md}, chart.svg and
+ * the README's benchmark section. See bench/README.md.
+ *
+ * Options: --duration S (10), --connections N (50), --warmup S (3),
+ * --only 1,5 (target numbers), --profile (node --cpu-prof on this server's
+ * targets), --smoke (1 s per target, results to a temp dir, README untouched),
+ * --out DIR.
+ */
+import { execSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { runAutocannon, runH2load } from "./lib/load.mjs";
+import { startTarget } from "./lib/processes.mjs";
+import { summarizeProfile } from "./lib/profile.mjs";
+import { updateReadme } from "./lib/readme.mjs";
+import { computeRatios, toMarkdown, toSvg } from "./lib/report.mjs";
+import {
+  checkGrpc,
+  checkJson,
+  GRPC_PATH,
+  grpcFrame,
+  INVENTED_TOKEN,
+  obtainAccessToken,
+  saleBody,
+} from "./lib/requests.mjs";
+import { TARGETS } from "./lib/targets.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const { values: opts } = parseArgs({
+  options: {
+    duration: { type: "string" },
+    connections: { type: "string", default: "50" },
+    warmup: { type: "string" },
+    only: { type: "string" },
+    profile: { type: "boolean", default: false },
+    smoke: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
+});
+const duration = Number(opts.duration ?? (opts.smoke ? 1 : 10));
+const warmup = Number(opts.warmup ?? (opts.smoke ? 1 : 3));
+const connections = Number(opts.connections);
+if (!(duration > 0) || !(warmup >= 0) || !(connections >= 1)) {
+  process.stderr.write(
+    "usage: npm run bench -- [--duration S] [--connections N] [--warmup S] [--only 1,2] [--smoke]\n",
+  );
+  process.exit(2);
+}
+const only = opts.only ? new Set(opts.only.split(",").map(Number)) : undefined;
+const fullRun = !opts.smoke && !only && !opts.out;
+const outDir =
+  opts.out ?? (opts.smoke ? mkdtempSync(join(os.tmpdir(), "cp-bench-smoke-")) : join(ROOT, "bench/results"));
+const work = mkdtempSync(join(os.tmpdir(), "cp-bench-"));
+const profileDir = join(outDir, "profiles");
+mkdirSync(outDir, { recursive: true });
+if (opts.profile) mkdirSync(profileDir, { recursive: true });
+
+const log = (text) => process.stdout.write(`${text}\n`);
+
+async function measure(target) {
+  const started = await startTarget({
+    name: `target-${target.id}`,
+    script: join(ROOT, target.script),
+    args: target.args?.(work) ?? [],
+    nodeArgs: opts.profile && target.ours ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    logDir: work,
+    cwd: ROOT,
+  });
+  try {
+    let token = INVENTED_TOKEN;
+    let tokenSource = "invented (server issues none)";
+    if (target.ours) {
+      const issued = await obtainAccessToken(started.url);
+      if (issued) [token, tokenSource] = [issued, "POST /auth/access-token"];
+    }
+    let drive;
+    if (target.load === "grpc") {
+      const frame = grpcFrame(token);
+      const bodyFile = join(work, `grpc-body-${target.id}.bin`);
+      writeFileSync(bodyFile, frame);
+      await checkGrpc(started.url, token, frame);
+      const headers = { "content-type": "application/grpc", te: "trailers" };
+      drive = (seconds, logFile) =>
+        runH2load({ url: started.url + GRPC_PATH, bodyFile, headers, connections, duration: seconds, logFile });
+    } else {
+      const url = started.url + target.path;
+      const headers = { "content-type": "application/json", ...target.headers };
+      const body = JSON.stringify(saleBody(token));
+      await checkJson(url, headers, body);
+      drive = (seconds) => runAutocannon({ url, headers, body, connections, duration: seconds });
+    }
+    if (warmup > 0) await drive(warmup, join(work, `h2load-warmup-${target.id}.log`));
+    const figures = await drive(duration, join(work, `h2load-${target.id}.log`));
+    const peakRssBytes = started.peakRssBytes();
+    return { ...figures, peakRssBytes, accessToken: tokenSource };
+  } finally {
+    const status = await started.stop();
+    if (status.code !== 0 && status.signal !== "SIGTERM")
+      log(`  (target ${target.id} exited ${status.code ?? status.signal})`);
+  }
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let commit = "unknown";
+  try {
+    commit = execSync("git rev-parse --short HEAD", { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {}
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.versions.node,
+    loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    commit,
+  };
+}
+
+const report = {
+  startedAt: new Date().toISOString(),
+  machine: machine(),
+  options: { duration, warmup, connections, smoke: opts.smoke, profile: opts.profile },
+  targets: [],
+  ratios: {},
+};
+log(`bench: ${connections} connections, ${warmup} s warm-up + ${duration} s per target; logs in ${work}`);
+let broken = 0;
+for (const target of TARGETS) {
+  if (only && !only.has(target.id)) continue;
+  const row = { id: target.id, name: target.name, short: target.short, protocol: target.protocol };
+  try {
+    Object.assign(row, await measure(target));
+    if (row.ok === 0) throw new Error("no request was answered with 2xx");
+    const l = row.latencyMs;
+    log(
+      `${target.id}. ${target.name}: ${row.requestsPerSecond} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ` +
+        `p99.9 ${l.p999} ms, RSS ${Math.round(row.peakRssBytes / 2 ** 20)} MiB, non-2xx ${row.errors.non2xx}`,
+    );
+  } catch (e) {
+    broken++;
+    row.failure = e.message;
+    log(`${target.id}. ${target.name}: FAILED: ${e.message}`);
+  }
+  report.targets.push(row);
+}
+report.ratios = computeRatios(report.targets);
+const markdown = toMarkdown(report);
+log(`\n${markdown}`);
+writeFileSync(join(outDir, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(join(outDir, "latest.md"), markdown);
+writeFileSync(join(outDir, "chart.svg"), await toSvg(report));
+if (fullRun) updateReadme(join(ROOT, "README.md"), markdown);
+if (opts.profile) {
+  for (const file of readdirSync(profileDir).filter((f) => f.endsWith(".cpuprofile"))) {
+    log(`\nprofile ${file}:\n${summarizeProfile(JSON.parse(readFileSync(join(profileDir, file), "utf8")), 25)}`);
+  }
+}
+log(`results in ${outDir}`);
+process.exit(broken > 0 ? 1 : 0);

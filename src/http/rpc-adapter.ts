@@ -1,0 +1,202 @@
+/**
+ * Connect, gRPC and gRPC-Web on node:http and node:http2: connect-es's own
+ * router and protocol handlers, with one addition, a body check in front of
+ * each InitiateService method.
+ *
+ * Why the check: connect-es decodes the request message before any interceptor
+ * or implementation runs and answers a decode failure itself, so a Connect-JSON
+ * body with a wrong JSON type ("serialNumber": 5) got a bare invalid_argument,
+ * and garbage protobuf bytes got `internal` ("parse binary"), both without the
+ * ErrorDetail every other error carries. Interceptors run too late, and
+ * connect's serialization has no hook for its errors. So each router handler
+ * is wrapped: the wrapper reads the unary body with connect's own helpers
+ * (readAllBytes, envelope split, decompression), checks it the way the JSON
+ * paths do (JSON: parsed and run through the core's validator; binary:
+ * decoded), and when it is bad, hands connect a body whose reading throws our
+ * ConnectError. Connect then answers that error in the caller's protocol
+ * (Connect error JSON, gRPC trailers, gRPC-Web trailer frame) like any other
+ * error. A good body is handed on as the same bytes, so connect still does all
+ * of the decoding that reaches the implementation.
+ */
+import { type DescMessage, type DescMethod, fromBinary } from "@bufbuild/protobuf";
+import { Code, type ConnectRouter, type ContextValues, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import {
+  type Compression,
+  compressionNegotiate,
+  createAsyncIterable,
+  envelopeDecompress,
+  pipe,
+  readAllBytes,
+  transformSplitEnvelope,
+  type UniversalHandler,
+  type UniversalServerRequest,
+} from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
+import { AppError, toAppError } from "../core/error-catalogue.js";
+import { type Operation, parseInitiateRequest } from "../core/initiate-request.js";
+import { toConnectError } from "./connect-errors.js";
+import { parseJsonBody, sendError } from "./json-routes.js";
+import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import { kRequestLog } from "./request-log.js";
+
+/** Options of the RPC handler; a subset of connectNodeAdapter's. */
+export interface RpcHandlerOptions {
+  /** Registers the services, as for connectNodeAdapter. */
+  readonly routes: (router: ConnectRouter) => void;
+  /** The largest request body (after decompression) accepted. */
+  readonly readMaxBytes: number;
+  /** Per-request context values (the request log). */
+  readonly contextValues?: (req: NodeServerRequest) => ContextValues;
+  /** Answers a path no RPC is served at. */
+  readonly fallback: NodeHandler;
+  /** Told when a handler failed without answering (never expected). */
+  readonly onHandlerError?: (error: unknown, req: NodeServerRequest) => void;
+}
+
+// connect-es's own content types for unary calls (see its content-type.js).
+const CONNECT_UNARY = /^application\/(?:(json)(?:; ?charset=utf-?8)?|proto)$/i;
+const GRPC = /^application\/grpc(?:-web)?(?:\+(?:(json)(?:; ?charset=utf-?8)?|proto))?$/i;
+
+const OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
+  [InitiateService.method.sale, "sale"],
+  [InitiateService.method.verification, "verification"],
+]);
+
+/**
+ * The request with a body whose first read throws `error`. Content-Length
+ * goes: connect checks it against readMaxBytes before reading, which would
+ * answer its own error instead of ours.
+ */
+function failing(req: UniversalServerRequest, error: ConnectError): UniversalServerRequest {
+  const header = new Headers(req.header);
+  header.delete("content-length");
+  const body: AsyncIterable<Uint8Array> = {
+    [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(error) }),
+  };
+  return { ...req, header, body };
+}
+
+/** The message payload of a unary body, or undefined to leave the body to connect. */
+async function payloadOf(
+  req: UniversalServerRequest,
+  bytes: Uint8Array,
+  enveloped: boolean,
+  compressions: Compression[],
+  readMaxBytes: number,
+): Promise<Uint8Array | "empty" | undefined> {
+  const h = req.header;
+  const c = enveloped
+    ? compressionNegotiate(compressions, h.get("grpc-encoding"), h.get("grpc-accept-encoding"), "grpc-accept-encoding")
+    : compressionNegotiate(compressions, h.get("content-encoding"), h.get("accept-encoding"), "accept-encoding");
+  if (c.error) return undefined;
+  try {
+    if (!enveloped) return c.request ? await c.request.decompress(bytes, readMaxBytes) : bytes;
+    const envelopes = [];
+    for await (const e of pipe(createAsyncIterable([bytes]), transformSplitEnvelope(readMaxBytes))) envelopes.push(e);
+    if (envelopes.length === 0) return "empty";
+    const [only] = envelopes;
+    if (envelopes.length > 1 || only === undefined) return undefined;
+    return (await envelopeDecompress(only, c.request, readMaxBytes)).data;
+  } catch {
+    // A framing or compression fault: connect answers it in its own words.
+    return undefined;
+  }
+}
+
+/** The AppError a unary body deserves before connect decodes it, if any. */
+async function checkBody(
+  req: UniversalServerRequest,
+  bytes: Uint8Array,
+  operation: Operation,
+  input: DescMessage,
+  compressions: Compression[],
+  readMaxBytes: number,
+): Promise<AppError | undefined> {
+  const type = req.header.get("content-type") ?? "";
+  const connect = CONNECT_UNARY.exec(type);
+  const grpc = connect ? null : GRPC.exec(type);
+  if (!connect && !grpc) return undefined;
+  const json = Boolean((connect ?? grpc)?.[1]);
+  const payload = await payloadOf(req, bytes, grpc !== null, compressions, readMaxBytes);
+  if (payload === undefined) return undefined;
+  if (payload === "empty") return new AppError("BODY_EMPTY", "The request has no message.");
+  try {
+    // The core validates the raw JSON, as on the JSON paths, so a wrong JSON
+    // type is named precisely instead of failing proto3 JSON decoding.
+    if (json) parseInitiateRequest(operation, parseJsonBody(payload));
+    else fromBinary(input, payload);
+    return undefined;
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    return new AppError("BODY_NOT_PROTOBUF", `The request body is not a valid ${input.typeName} protobuf message.`, {
+      logDetail: e instanceof Error ? e.message : String(e),
+    });
+  }
+}
+
+function guard(handler: UniversalHandler, compressions: Compression[], readMaxBytes: number): UniversalHandler {
+  const operation = OPERATIONS.get(handler.method);
+  if (operation === undefined || handler.method.methodKind !== "unary") return handler;
+  const input = handler.method.input;
+  const guarded = async (req: UniversalServerRequest) => {
+    if (req.method !== "POST" || typeof req.body !== "object" || req.body === null || !(Symbol.asyncIterator in req.body))
+      return handler(req);
+    let error: AppError | undefined;
+    let bytes: Uint8Array;
+    try {
+      const hint = CONNECT_UNARY.test(req.header.get("content-type") ?? "") ? req.header.get("content-length") : null;
+      bytes = await readAllBytes(req.body as AsyncIterable<Uint8Array>, readMaxBytes, hint);
+      error = await checkBody(req, bytes, operation, input, compressions, readMaxBytes);
+    } catch (e) {
+      const ce = ConnectError.from(e);
+      if (ce.code !== Code.ResourceExhausted) return handler(failing(req, ce));
+      error = new AppError("BODY_TOO_LARGE", `The request body must be at most ${readMaxBytes} bytes.`);
+      bytes = new Uint8Array(0);
+    }
+    if (error === undefined) return handler({ ...req, body: createAsyncIterable([bytes]) });
+    const log = req.contextValues?.get(kRequestLog);
+    if (log) {
+      log.operation = operation;
+      log.error = error;
+    }
+    return handler(failing(req, toConnectError(error)));
+  };
+  return Object.assign(guarded, handler);
+}
+
+/**
+ * The Node request handler serving the routed services over Connect, gRPC and
+ * gRPC-Web; InitiateService's methods get the body check described above.
+ */
+export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
+  const compressions = [compressionGzip, compressionBrotli];
+  const router = createConnectRouter({ readMaxBytes: options.readMaxBytes, acceptCompression: compressions });
+  options.routes(router);
+  const paths = new Map<string, UniversalHandler>();
+  for (const h of router.handlers) paths.set(h.requestPath, guard(h, compressions, options.readMaxBytes));
+
+  return (req: NodeServerRequest, res: NodeServerResponse) => {
+    const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
+    if (!handler) {
+      options.fallback(req, res);
+      return;
+    }
+    const ureq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    handler(ureq)
+      .then((ures) => universalResponseToNodeResponse(ures, res))
+      .catch((e: unknown) => {
+        if (ConnectError.from(e).code === Code.Aborted) return;
+        const error = toAppError(e);
+        options.onHandlerError?.(error, req);
+        // Never leave the caller hanging: answer if nothing was sent, else end.
+        if (!res.headersSent) sendError(req, res, error);
+        else res.end();
+      });
+  };
+}

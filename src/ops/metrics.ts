@@ -1,0 +1,153 @@
+/**
+ * Prometheus metrics (prom-client), one registry per server so tests can run
+ * several servers in one process. Served as text at `GET /metrics`.
+ *
+ * Label values come from closed sets only (operation names, protocols, catalogue
+ * codes, store method names), never from paths or caller input, so the number
+ * of series stays bounded whatever callers send.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Seconds; from well under a millisecond (SQLite) to the default deadline. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What one finished request contributes to the metrics. */
+export interface RequestObservation {
+  /** sale, verification, an RPC method name, an ops path, or "other". */
+  readonly operation: string;
+  /** json, connect, grpc, grpc-web or http. */
+  readonly protocol: string;
+  /** ok, error or aborted. */
+  readonly outcome: string;
+  /** The catalogue cause and code when the request ended in an error. */
+  readonly cause: string | undefined;
+  readonly code: string | undefined;
+  readonly seconds: number;
+}
+
+/** The metrics of one server. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Requests admitted and not yet answered. */
+  readonly inFlight: Gauge;
+  observeRequest(o: RequestObservation): void;
+  /** Counts one issued access token. */
+  countTokenIssued(): void;
+  /** Wraps an access-token issuer so each token it issues is counted. */
+  countingIssuance<T extends { issue(...args: never[]): Promise<unknown> }>(tokens: T): T;
+  /**
+   * Wraps a store so every method that returns a promise is timed in
+   * `cp_store_duration_seconds{method}`; other members pass through.
+   */
+  instrumentStore<T extends object>(store: T): T;
+  /** The Prometheus text exposition and its content type. */
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+/** Creates the registry with request, store, token and Node process metrics. */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: "cp_requests_total",
+    help: "Requests answered, by operation, protocol and outcome (ok, or error with its cause and code).",
+    labelNames: ["operation", "protocol", "outcome", "cause", "code"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "cp_request_duration_seconds",
+    help: "Time from the first byte of a request to the end of its answer.",
+    labelNames: ["operation", "protocol", "outcome"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const inFlight = new Gauge({
+    name: "cp_requests_in_flight",
+    help: "Requests admitted (counted against limits.maxInFlight) and not yet answered.",
+    registers: [registry],
+  });
+  const tokensIssued = new Counter({
+    name: "cp_access_tokens_issued_total",
+    help: "Access tokens issued (AuthService and open issuance).",
+    registers: [registry],
+  });
+  const storeDuration = new Histogram({
+    name: "cp_store_duration_seconds",
+    help: "Time the store took per call, by store method and outcome.",
+    labelNames: ["method", "outcome"] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+
+  function timed(method: string, fn: (...args: unknown[]) => unknown, self: object) {
+    return (...args: unknown[]) => {
+      const end = storeDuration.startTimer({ method });
+      let result: unknown;
+      try {
+        result = fn.apply(self, args);
+      } catch (e) {
+        end({ outcome: "error" });
+        throw e;
+      }
+      if (result instanceof Promise) {
+        return result.then(
+          (v) => {
+            end({ outcome: "ok" });
+            return v;
+          },
+          (e: unknown) => {
+            end({ outcome: "error" });
+            throw e;
+          },
+        );
+      }
+      return result;
+    };
+  }
+
+  return {
+    registry,
+    inFlight,
+    observeRequest(o) {
+      requests.inc({
+        operation: o.operation,
+        protocol: o.protocol,
+        outcome: o.outcome,
+        cause: o.cause ?? "",
+        code: o.code ?? "",
+      });
+      duration.observe({ operation: o.operation, protocol: o.protocol, outcome: o.outcome }, o.seconds);
+    },
+    countTokenIssued: () => tokensIssued.inc(),
+    countingIssuance(tokens) {
+      const issue = tokens.issue.bind(tokens) as (...args: never[]) => Promise<unknown>;
+      return Object.assign(Object.create(tokens) as typeof tokens, {
+        issue: async (...args: never[]) => {
+          const issued = await issue(...args);
+          tokensIssued.inc();
+          return issued;
+        },
+      });
+    },
+    instrumentStore(store) {
+      const wrapped = new Map<PropertyKey, unknown>();
+      return new Proxy(store, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target);
+          // close() is not a latency worth a series; db handles and the like pass through.
+          if (typeof value !== "function" || typeof prop !== "string" || prop === "close") return value;
+          let fn = wrapped.get(prop);
+          if (fn === undefined) {
+            fn = timed(prop, value as (...args: unknown[]) => unknown, target);
+            wrapped.set(prop, fn);
+          }
+          return fn;
+        },
+      });
+    },
+    async scrape() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Admission and deadlines. A cap on requests in flight: past it, or while the
+ * server drains, a new request is refused at once (OVERLOADED or
+ * SHUTTING_DOWN, 503 with Retry-After) instead of queueing into timeouts.
+ * A server-side deadline (limits.requestTimeoutMs) bounds every request whose
+ * caller set none shorter.
+ *
+ * JSON and plain HTTP requests are refused here with the documented body. RPCs
+ * are marked and refused by an interceptor, so connect writes the refusal in
+ * the caller's protocol (Connect JSON, gRPC trailers, gRPC-Web frame) with the
+ * usual ErrorDetail.
+ */
+import { Code, ConnectError, type ConnectRouter, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { AppError } from "../core/error-catalogue.js";
+import { toConnectError } from "../http/connect-errors.js";
+import { sendError } from "../http/json-routes.js";
+import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
+import type { Route } from "../http/request-listener.js";
+import { kRequestLog } from "../http/request-log.js";
+import { shuttingDown } from "./health.js";
+
+/** Seconds a refused caller is told to wait. */
+const RETRY_AFTER_SECONDS = "1";
+
+/** Options of the admission route. */
+export interface AdmissionOptions {
+  readonly maxInFlight: number;
+  readonly isDraining: () => boolean;
+  /** Paths never refused nor counted: probes and metrics must answer under load. */
+  readonly isExempt: (path: string) => boolean;
+  /** Paths served by the RPC handler, refused through the interceptor. */
+  readonly isRpc: (path: string) => boolean;
+  /** Told when the number of admitted requests changes. */
+  readonly onInFlight?: (n: number) => void;
+}
+
+/** The admission gate. */
+export interface Admission {
+  /** The first route of the listener; passes admitted requests on. */
+  readonly route: Route;
+  /** Requests admitted and not yet answered. */
+  readonly inFlight: number;
+}
+
+const refusals = new WeakMap<object, AppError>();
+
+/** The refusal decided for an RPC request, if any (read into context values). */
+export function refusalOf(req: NodeServerRequest): AppError | undefined {
+  return refusals.get(req);
+}
+
+/** Carries the refusal into Connect handlers. */
+export const kRefusal = createContextKey<AppError | undefined>(undefined, { description: "admission refusal" });
+
+/** Creates the admission gate. */
+export function createAdmission(options: AdmissionOptions): Admission {
+  let inFlight = 0;
+  const route: Route = (req, res, path) => {
+    if (options.isExempt(path)) return false;
+    let refusal: AppError | undefined;
+    if (options.isDraining()) refusal = shuttingDown();
+    else if (inFlight >= options.maxInFlight) {
+      refusal = new AppError("OVERLOADED", "The server is at its limit of requests in flight; retry shortly.", {
+        logDetail: `maxInFlight ${options.maxInFlight} reached`,
+      });
+    }
+    if (refusal === undefined) {
+      inFlight++;
+      options.onInFlight?.(inFlight);
+      res.once("close", () => {
+        inFlight--;
+        options.onInFlight?.(inFlight);
+      });
+      return false;
+    }
+    res.setHeader("retry-after", RETRY_AFTER_SECONDS);
+    // While draining, an HTTP/1.1 connection should not carry more requests.
+    if (refusal.code === "SHUTTING_DOWN" && req.httpVersionMajor === 1) res.setHeader("connection", "close");
+    if (options.isRpc(path)) {
+      refusals.set(req, refusal);
+      return false;
+    }
+    // The body is not wanted; let it drain rather than be parsed as a request.
+    req.resume();
+    sendError(req, res, refusal);
+    return true;
+  };
+  return {
+    route,
+    get inFlight() {
+      return inFlight;
+    },
+  };
+}
+
+function deadlineError(ms: number): AppError {
+  return new AppError("DEADLINE_EXCEEDED", `The request did not finish within ${ms} ms.`);
+}
+
+/**
+ * Refuses RPCs marked by admission, and bounds unary RPCs by the server's
+ * deadline or the caller's (grpc-timeout, connect-timeout-ms), whichever comes
+ * first. Streams (Health.Watch, reflection) are not bounded.
+ */
+export function admissionInterceptor(requestTimeoutMs: number): Interceptor {
+  return (next) => async (req) => {
+    const log = req.contextValues.get(kRequestLog);
+    const refusal = req.contextValues.get(kRefusal);
+    if (refusal) {
+      if (log) log.error = refusal;
+      throw toConnectError(refusal);
+    }
+    if (req.stream) return next(req);
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      const fail = () => {
+        const error = deadlineError(requestTimeoutMs);
+        if (log) log.error = error;
+        reject(toConnectError(error));
+      };
+      timer = setTimeout(fail, requestTimeoutMs);
+      // connect aborts the signal when the caller's own deadline passes.
+      onAbort = () => {
+        const reason = ConnectError.from(req.signal.reason);
+        if (reason.code !== Code.DeadlineExceeded) return reject(reason);
+        const error = new AppError("DEADLINE_EXCEEDED", "The request did not finish within the caller's deadline.");
+        if (log) log.error = error;
+        reject(toConnectError(error));
+      };
+      if (req.signal.aborted) onAbort();
+      else req.signal.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([next(req), expired]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) req.signal.removeEventListener("abort", onAbort);
+    }
+  };
+}
+
+/**
+ * A router that adds interceptors to every service registered through it, so
+ * route modules stay unaware of admission and deadlines.
+ */
+export function routerWithInterceptors(router: ConnectRouter, interceptors: Interceptor[]): ConnectRouter {
+  const wrapped: ConnectRouter = {
+    get handlers() {
+      return router.handlers;
+    },
+    service(service, implementation, options) {
+      router.service(service, implementation, {
+        ...options,
+        interceptors: [...interceptors, ...(options?.interceptors ?? [])],
+      });
+      return wrapped;
+    },
+    rpc(method, impl, options) {
+      router.rpc(method, impl, { ...options, interceptors: [...interceptors, ...(options?.interceptors ?? [])] });
+      return wrapped;
+    },
+  };
+  return wrapped;
+}
+
+/**
+ * Bounds a plain-HTTP route by the server deadline: when it has not answered
+ * within `ms`, the caller gets DEADLINE_EXCEEDED (504). Work already started
+ * may still complete; its late answer is dropped.
+ */
+export function withDeadline(route: Route, ms: number): Route {
+  return (req: NodeServerRequest, res: NodeServerResponse, path: string) => {
+    if (!route(req, res, path)) return false;
+    const timer = setTimeout(() => {
+      if (res.headersSent || res.writableEnded) return;
+      sendError(req, res, deadlineError(ms), req.httpVersionMajor === 1 ? { connection: "close" } : undefined);
+    }, ms);
+    res.once("close", () => clearTimeout(timer));
+    return true;
+  };
+}

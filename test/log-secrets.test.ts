@@ -1,0 +1,115 @@
+/**
+ * Logs never show secrets: the real process runs at log level trace, gets
+ * traffic over JSON, Connect and gRPC (issuing and revoking tokens, good and
+ * bad calls, a malformed body carrying a token, a wrong API key), is stopped,
+ * and ALL of its output (stdout and stderr) is searched for every access
+ * token, API key and control key used. None may appear, in any spelling.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterEach, expect, it } from "vitest";
+import { InitiateService } from "../gen/toptechpay/initiate/v1/initiate_pb.js";
+import { type CapturedProcess, startCapturedProcess } from "./support/main-process.js";
+import { issueToken, TEST_API_KEY, TEST_ENDPOINT, testConfig } from "./support/server-process.js";
+
+let dir: string | undefined;
+let proc: CapturedProcess | undefined;
+afterEach(() => {
+  if (proc && proc.child.exitCode === null) proc.child.kill("SIGKILL");
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const WRONG_API_KEY = "wrong-api-key-ffffffffffffffffffffffffffff";
+const FORGED_TOKEN = "Zq8ForgedTokenZq8ForgedTokenZq8ForgedTokenZq8ForgedTokenZq8Forge";
+
+function body(serialNumber: string, accessToken: string): Record<string, unknown> {
+  return {
+    consumer: { device: { serialNumber, imei: "356938035643809" }, ipAddresses: ["192.0.2.7"] },
+    location: { lat: 1, lng: 2 },
+    session: { accessToken },
+    transaction: { amountCentis: 250, currency: "EUR" },
+  };
+}
+
+async function post(url: string, path: string, payload: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${url}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: payload,
+  });
+  await res.text();
+  return res.status;
+}
+
+it("access tokens, API keys and control keys never appear in the output", async () => {
+  dir = mkdtempSync(join(tmpdir(), "cp-logs-"));
+  proc = await startCapturedProcess(
+    dir,
+    testConfig(
+      { sqlite: join(dir, "proxy.db") },
+      { log: { level: "trace" }, auth: { apiKeys: [{ key: TEST_API_KEY }] } },
+    ),
+  );
+  const { url } = proc;
+  const tokenA = await issueToken(url, "SN-LOG-A");
+  const tokenB = await issueToken(url, "SN-LOG-B");
+
+  expect(await post(url, "/sale/initiate-sale", JSON.stringify(body("SN-LOG-A", tokenA)))).toBe(200);
+  // Token for another device, a forged token, a malformed body holding a token.
+  expect(await post(url, "/sale/initiate-sale", JSON.stringify(body("SN-LOG-A", tokenB)))).toBe(401);
+  expect(await post(url, "/sale/initiate-sale", JSON.stringify(body("SN-LOG-A", FORGED_TOKEN)))).toBe(401);
+  expect(await post(url, "/sale/initiate-sale", `{"session":{"accessToken":"${tokenA}"}, oops`)).toBe(400);
+  // AuthService with a wrong key, and a revocation carrying the token.
+  const issue = "/toptechpay.auth.v1.AuthService/IssueAccessToken";
+  expect(
+    await post(url, issue, JSON.stringify({ serialNumber: "SN-LOG-C" }), { authorization: `Bearer ${WRONG_API_KEY}` }),
+  ).toBe(401);
+  const grpc = createClient(InitiateService, createGrpcTransport({ baseUrl: url }));
+  await grpc.sale(body("SN-LOG-B", tokenB));
+  await grpc.sale(body("SN-LOG-B", FORGED_TOKEN)).catch(() => undefined);
+  expect(
+    await post(url, "/toptechpay.auth.v1.AuthService/RevokeAccessToken", JSON.stringify({ accessToken: tokenB }), {
+      authorization: `Bearer ${TEST_API_KEY}`,
+    }),
+  ).toBe(200);
+
+  proc.child.kill("SIGTERM");
+  expect(await proc.exited).toBe(0);
+  const { stdout, stderr } = proc.output();
+  const all = `${stdout}\n${stderr}`;
+
+  // The output is real: a start line with the effective configuration and a line per request.
+  const lines = proc.logLines();
+  const start = lines.find((l) => l.msg === "listening") as { config?: Record<string, unknown> } | undefined;
+  expect(start?.config).toMatchObject({ limits: { maxInFlight: 1024 }, shutdown: { graceSeconds: 10 } });
+  const requests = lines.filter((l) => l.msg === "request" || l.msg === "request failed");
+  expect(requests.length).toBeGreaterThanOrEqual(10);
+  expect(requests.find((l) => l.code === "ACCESS_TOKEN_INVALID")).toBeDefined();
+  for (const l of requests) expect(Object.keys(l)).toEqual(expect.arrayContaining(["requestId", "protocol", "status"]));
+
+  const controlKey = TEST_ENDPOINT.controlKey;
+  const secrets = [
+    tokenA,
+    tokenB,
+    FORGED_TOKEN,
+    TEST_API_KEY,
+    WRONG_API_KEY,
+    controlKey,
+    controlKey.replaceAll("-", ""),
+    Buffer.from(controlKey.replaceAll("-", ""), "hex").toString("base64"),
+    // A key held as bytes would show up in JSON as a list of numbers.
+    Array.from(Buffer.from(controlKey.replaceAll("-", ""), "hex")).join(","),
+  ];
+  for (const secret of secrets) {
+    for (const spelling of [secret, secret.toLowerCase(), secret.toUpperCase()]) {
+      expect(all.toLowerCase().includes(spelling.toLowerCase()), `found a secret: ${secret.slice(0, 6)}...`).toBe(
+        false,
+      );
+    }
+  }
+  // Not even a long prefix of a token.
+  for (const token of [tokenA, tokenB]) expect(all.includes(token.slice(0, 16))).toBe(false);
+});

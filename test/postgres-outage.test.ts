@@ -1,0 +1,131 @@
+/**
+ * PostgreSQL stopped for real while a server process runs: initiates answer
+ * SERVER_UNAVAILABLE (503 / UNAVAILABLE) within 2 seconds and never hang;
+ * once PostgreSQL is back the same process serves again, without a restart.
+ *
+ * It stops the machine's PostgreSQL, which other test files use too, so
+ * `npm test` runs this file on its own after the rest, and the outage lasts
+ * only a few seconds. PostgreSQL is started again in `finally` whatever happens.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect } from "vitest";
+import { createTestDatabase, PG_AVAILABLE, pgIt, postgresReachable, type TestDatabase } from "./support/postgres.js";
+import {
+  issueToken,
+  postSale,
+  type ServerProcess,
+  startServerProcess,
+  TEST_API_KEY,
+  testConfig,
+} from "./support/server-process.js";
+
+const PG_VERSION = readdirSync("/etc/postgresql", { withFileTypes: true }).find((d) => d.isDirectory())?.name ?? "15";
+
+function pgCtl(action: "start" | "stop"): void {
+  // Stop uses pg_ctlcluster's default "fast" mode: sessions end at once
+  // (clients see 57P01), as in a real stop or failover.
+  execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", PG_VERSION, "main", action], {
+    stdio: "pipe",
+    timeout: 30_000,
+  });
+}
+
+async function waitForPostgres(): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    if (await postgresReachable()) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error("PostgreSQL did not come back within 15 s");
+}
+
+/** A sale over Connect with JSON: the gRPC-family status of the same failure. */
+async function connectSale(url: string, accessToken: string) {
+  const res = await fetch(`${url}/toptechpay.initiate.v1.InitiateService/Sale`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      consumer: { device: { serialNumber: "SN-OUTAGE" } },
+      session: { accessToken },
+      transaction: { amountCentis: 1000, currency: "EUR" },
+    }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe.sequential("PostgreSQL stopped while the server runs", () => {
+  let db: TestDatabase;
+  let dir: string;
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    if (!PG_AVAILABLE) return;
+    db = await createTestDatabase("cp_outage");
+    dir = mkdtempSync(join(tmpdir(), "cp-outage-"));
+    server = await startServerProcess(dir, "outage", testConfig({ postgres: db.url }));
+  });
+  afterAll(async () => {
+    if (!PG_AVAILABLE) return;
+    await server?.stop();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  pgIt("answers SERVER_UNAVAILABLE within 2 s while it is down, and serves again once it is back", async () => {
+    const token = await issueToken(server.url, "SN-OUTAGE");
+    expect((await postSale(server.url, token, "SN-OUTAGE")).status).toBe(200);
+
+    const down: { status: number; body: Record<string, unknown>; ms: number }[] = [];
+    let connectDown: Awaited<ReturnType<typeof connectSale>> | undefined;
+    let issueDown: number | undefined;
+    pgCtl("stop");
+    try {
+      // Sequential first (the pool's idle connections were just cut), then a burst.
+      for (let i = 0; i < 3; i++) {
+        const t0 = Date.now();
+        const r = await postSale(server.url, token, "SN-OUTAGE", AbortSignal.timeout(10_000));
+        down.push({ ...r, ms: Date.now() - t0 });
+      }
+      const t0 = Date.now();
+      const burst = await Promise.all(
+        Array.from({ length: 8 }, () => postSale(server.url, token, "SN-OUTAGE", AbortSignal.timeout(10_000))),
+      );
+      down.push(...burst.map((r) => ({ ...r, ms: Date.now() - t0 })));
+      connectDown = await connectSale(server.url, token);
+      issueDown = (
+        await fetch(`${server.url}/toptechpay.auth.v1.AuthService/IssueAccessToken`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${TEST_API_KEY}` },
+          body: JSON.stringify({ serialNumber: "SN-OUTAGE" }),
+        })
+      ).status;
+    } finally {
+      pgCtl("start");
+    }
+    await waitForPostgres();
+
+    for (const r of down) {
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ error: { cause: "SERVER_UNAVAILABLE" } });
+      expect(JSON.stringify(r.body)).not.toMatch(/ECONNREFUSED|postgres|at .*\.js/);
+      // The documented bound: an answer within 2 s, never a hang.
+      expect(r.ms).toBeLessThan(2000);
+    }
+    expect(connectDown?.status).toBe(503);
+    expect(connectDown?.body).toMatchObject({ code: "unavailable" });
+    expect(issueDown).toBe(503);
+
+    // The same process, no restart: the pool reconnects on demand.
+    let back = await postSale(server.url, token, "SN-OUTAGE");
+    for (let i = 0; i < 20 && back.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      back = await postSale(server.url, token, "SN-OUTAGE");
+    }
+    expect(back.status).toBe(200);
+    const again = await Promise.all(Array.from({ length: 5 }, () => postSale(server.url, token, "SN-OUTAGE")));
+    expect(again.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(server.child.exitCode).toBeNull();
+  });
+});

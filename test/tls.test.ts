@@ -1,0 +1,151 @@
+/**
+ * TLS on the one port: a self-signed certificate made at test time with the
+ * openssl CLI; h2 and http/1.1 are both served, chosen by ALPN.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as http2 from "node:http2";
+import * as https from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
+import { fromJson, type JsonObject } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InitiateService, SaleRequestSchema } from "../gen/toptechpay/initiate/v1/initiate_pb.js";
+import { type Answer, expectSignedAnswer, saleBody } from "./support/initiate-fixtures.js";
+import { startTestServer, type TestServer } from "./support/test-server.js";
+
+let certDir: string;
+let ca: Buffer;
+let s: TestServer;
+
+beforeAll(async () => {
+  certDir = mkdtempSync(join(tmpdir(), "cp-tls-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(certDir, "key.pem"),
+      "-out",
+      join(certDir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+    ],
+    { stdio: "pipe" },
+  );
+  ca = readFileSync(join(certDir, "cert.pem"));
+  s = await startTestServer({
+    config: { server: { tls: { cert: join(certDir, "cert.pem"), key: join(certDir, "key.pem") } } },
+  });
+});
+afterAll(async () => {
+  await s?.close();
+  if (certDir) rmSync(certDir, { recursive: true, force: true });
+});
+
+describe("TLS", () => {
+  it("listens on https", () => {
+    expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("serves h2 by ALPN", async () => {
+    const session = http2.connect(s.url, { ca });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        session.once("connect", () => resolve());
+        session.once("error", reject);
+      });
+      expect(session.alpnProtocol).toBe("h2");
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": "/sale/initiate-sale",
+          "content-type": "application/json",
+        });
+        let status = 0;
+        let body = "";
+        stream.setEncoding("utf8");
+        stream.on("response", (h) => {
+          status = Number(h[":status"]);
+        });
+        stream.on("data", (c: string) => {
+          body += c;
+        });
+        stream.on("end", () => resolve({ status, body }));
+        stream.on("error", reject);
+        stream.end(JSON.stringify(saleBody(s.accessToken)));
+      });
+      expect(status).toBe(200);
+      expectSignedAnswer(JSON.parse(body) as Answer, { accessToken: s.accessToken, amountCentis: 1015, currency: "EUR" });
+    } finally {
+      session.close();
+    }
+  });
+
+  it("serves http/1.1 by ALPN on the same port", async () => {
+    const { status, body, alpn, httpVersion } = await new Promise<{
+      status: number;
+      body: string;
+      alpn: string | false;
+      httpVersion: string;
+    }>((resolve, reject) => {
+      const req = https.request(
+        `${s.url}/verification/initiate-verification`,
+        { method: "POST", ca, ALPNProtocols: ["http/1.1"], headers: { "content-type": "application/json" }, agent: false },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            text += c;
+          });
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body: text,
+              alpn: (res.socket as TLSSocket).alpnProtocol,
+              httpVersion: res.httpVersion,
+            }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(
+        JSON.stringify({
+          consumer: { device: { serialNumber: "SN-000001" } },
+          session: { accessToken: s.accessToken },
+          transaction: { currency: "EUR" },
+        }),
+      );
+    });
+    expect(alpn).toBe("http/1.1");
+    expect(httpVersion).toBe("1.1");
+    expect(status).toBe(200);
+    expectSignedAnswer(JSON.parse(body) as Answer, { accessToken: s.accessToken, currency: "EUR" });
+  });
+
+  it("refuses a client that does not trust the certificate", async () => {
+    const session = http2.connect(s.url);
+    const error = await new Promise<Error>((resolve) => session.once("error", resolve));
+    expect((error as NodeJS.ErrnoException).code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
+    session.destroy();
+  });
+
+  it("serves gRPC over TLS", async () => {
+    const client = createClient(InitiateService, createGrpcTransport({ baseUrl: s.url, nodeOptions: { ca } }));
+    const answer = await client.sale(fromJson(SaleRequestSchema, saleBody(s.accessToken) as JsonObject));
+    expectSignedAnswer(answer as never, { accessToken: s.accessToken, amountCentis: 1015, currency: "EUR" });
+  });
+});
