@@ -7,13 +7,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type Answer,
-  expectSignedAnswer,
-  SERIAL,
-  saleBody,
-  verificationBody,
-} from "./support/initiate-fixtures.js";
+import { type Answer, expectSignedAnswer, SERIAL, saleBody, verificationBody } from "./support/initiate-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const SALE = "/sale/initiate-sale";
@@ -72,7 +66,10 @@ describe("JSON paths over HTTP/1.1", () => {
 
   it("gives a new invoiceId and nonce to every session", async () => {
     const answers = await Promise.all(
-      Array.from({ length: 5 }, async () => (await post(SALE, JSON.stringify(saleBody(s.accessToken)))).json() as Promise<Answer>),
+      Array.from(
+        { length: 5 },
+        async () => (await post(SALE, JSON.stringify(saleBody(s.accessToken)))).json() as Promise<Answer>,
+      ),
     );
     expect(new Set(answers.map((a) => a.invoiceId)).size).toBe(5);
     expect(new Set(answers.map((a) => a.session.nonce)).size).toBe(5);
@@ -83,7 +80,11 @@ describe("JSON paths over HTTP/1.1", () => {
     (body.transaction as Record<string, unknown>).amountCentis = "250";
     const res = await post(SALE, JSON.stringify(body), { "content-type": "application/json; charset=utf-8" });
     expect(res.status).toBe(200);
-    expectSignedAnswer((await res.json()) as Answer, { accessToken: s.accessToken, amountCentis: 250, currency: "EUR" });
+    expectSignedAnswer((await res.json()) as Answer, {
+      accessToken: s.accessToken,
+      amountCentis: 250,
+      currency: "EUR",
+    });
   });
 
   it("ignores unknown fields at every level", async () => {
@@ -93,7 +94,11 @@ describe("JSON paths over HTTP/1.1", () => {
     (body.consumer?.device as Record<string, unknown>).colour = "blue";
     const res = await post(SALE, JSON.stringify(body));
     expect(res.status).toBe(200);
-    expectSignedAnswer((await res.json()) as Answer, { accessToken: s.accessToken, amountCentis: 1015, currency: "EUR" });
+    expectSignedAnswer((await res.json()) as Answer, {
+      accessToken: s.accessToken,
+      amountCentis: 1015,
+      currency: "EUR",
+    });
   });
 
   const badBodies: [string, string | undefined, number, string][] = [
@@ -272,7 +277,9 @@ describe("JSON paths over HTTP/2 with prior knowledge, on the same port", () => 
       stream.on("data", (c: string) => {
         text += c;
       });
-      stream.on("end", () => resolve({ status: Number(responseHeaders[":status"]), headers: responseHeaders, body: text }));
+      stream.on("end", () =>
+        resolve({ status: Number(responseHeaders[":status"]), headers: responseHeaders, body: text }),
+      );
       stream.on("error", reject);
       stream.end(body);
     });

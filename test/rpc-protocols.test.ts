@@ -6,11 +6,17 @@
  * ErrorDetail a JSON caller reads.
  */
 import * as http2 from "node:http2";
-import { create, fromJson, type JsonObject } from "@bufbuild/protobuf";
+import { gzipSync } from "node:zlib";
+import { create, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { errorFromJson } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import {
+  compressionGzip,
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ErrorDetailSchema,
@@ -36,6 +42,11 @@ beforeAll(async () => {
     ["Connect JSON, HTTP/2", createConnectTransport({ baseUrl, httpVersion: "2" })],
     ["Connect binary, HTTP/2", createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true })],
     ["gRPC", createGrpcTransport({ baseUrl })],
+    ["gRPC, gzip", createGrpcTransport({ baseUrl, sendCompression: compressionGzip, compressMinBytes: 1 })],
+    [
+      "Connect JSON, HTTP/2, gzip",
+      createConnectTransport({ baseUrl, httpVersion: "2", sendCompression: compressionGzip, compressMinBytes: 1 }),
+    ],
     ["gRPC-Web, HTTP/1.1", createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
     ["gRPC-Web, HTTP/2", createGrpcWebTransport({ baseUrl, httpVersion: "2" })],
   ];
@@ -108,28 +119,46 @@ describe("every transport", () => {
 
 type Body = Record<string, Record<string, unknown>>;
 const badRequests: [string, (b: Body) => void, ErrorCode][] = [
-  ["no consumer", (b) => delete b.consumer, "FIELD_REQUIRED"],
-  ["no serial number", (b) => delete (b.consumer?.device as Record<string, unknown>).serialNumber, "FIELD_REQUIRED"],
+  ["no consumer", (b) => unset(b, "consumer"), "FIELD_REQUIRED"],
+  ["no serial number", (b) => unset(b, "consumer.device.serialNumber"), "FIELD_REQUIRED"],
   ["a 51-character serial number", (b) => set(b, "consumer.device.serialNumber", "S".repeat(51)), "FIELD_LENGTH"],
-  ["a serial number with a control character", (b) => set(b, "consumer.device.serialNumber", "SN\u0007"), "FIELD_FORMAT"],
+  [
+    "a serial number with a control character",
+    (b) => set(b, "consumer.device.serialNumber", "SN\u0007"),
+    "FIELD_FORMAT",
+  ],
   ["a 13-digit IMEI", (b) => set(b, "consumer.device.imei", "3569380356438"), "FIELD_FORMAT"],
   ["a bad IPv4 address", (b) => set(b, "consumer.ipAddresses", ["999.1.1.1"]), "FIELD_FORMAT"],
   ["latitude 90.5", (b) => set(b, "location.lat", 90.5), "FIELD_RANGE"],
   ["longitude -181", (b) => set(b, "location.lng", -181), "FIELD_RANGE"],
   ["a 31-character access token", (b) => set(b, "session.accessToken", "t".repeat(31)), "FIELD_LENGTH"],
-  ["no amount", (b) => delete b.transaction?.amountCentis, "FIELD_REQUIRED"],
+  ["no amount", (b) => unset(b, "transaction.amountCentis"), "FIELD_REQUIRED"],
   ["amount 0", (b) => set(b, "transaction.amountCentis", 0), "FIELD_RANGE"],
   ["a lower-case currency", (b) => set(b, "transaction.currency", "eur"), "FIELD_FORMAT"],
   ["currency XXY", (b) => set(b, "transaction.currency", "XXY"), "CURRENCY_UNKNOWN"],
   ["currency GBP (no endpoint)", (b) => set(b, "transaction.currency", "GBP"), "CURRENCY_NOT_ACCEPTED"],
-  ["an access token this server never issued", (b) => set(b, "session.accessToken", "x".repeat(40)), "ACCESS_TOKEN_INVALID"],
+  [
+    "an access token this server never issued",
+    (b) => set(b, "session.accessToken", "x".repeat(40)),
+    "ACCESS_TOKEN_INVALID",
+  ],
 ];
 
 function set(body: Body, path: string, value: unknown): void {
   const keys = path.split(".");
   let at: Record<string, unknown> = body;
-  for (const k of keys.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+  for (const k of keys.slice(0, -1)) {
+    if (at[k] === undefined) at[k] = {};
+    at = at[k] as Record<string, unknown>;
+  }
   at[keys.at(-1) as string] = value;
+}
+
+function unset(body: Body, path: string): void {
+  const keys = path.split(".");
+  let at: Record<string, unknown> = body;
+  for (const k of keys.slice(0, -1)) at = at[k] as Record<string, unknown>;
+  delete at[keys.at(-1) as string];
 }
 
 describe("the same bad request gets the same answer over JSON, Connect, gRPC and gRPC-Web", () => {
@@ -163,7 +192,10 @@ async function connectRaw(contentType: string, body: Uint8Array | string) {
   const res = await fetch(`${s.url}${SALE_PATH}`, { method: "POST", headers: { "content-type": contentType }, body });
   expect(res.headers.get("content-type")).toBe("application/json");
   expect(res.headers.get("x-request-id")).toBeTruthy();
-  return { status: res.status, error: errorFromJson(await res.json(), undefined, new ConnectError("no error")) };
+  return {
+    status: res.status,
+    error: errorFromJson((await res.json()) as JsonValue, undefined, new ConnectError("no error")),
+  };
 }
 
 /** A gRPC call over HTTP/2 with a raw message (one envelope), decoded back into a ConnectError. */
@@ -173,7 +205,12 @@ async function grpcRaw(message: Uint8Array, contentType = "application/grpc"): P
     const envelope = Buffer.alloc(5 + message.length);
     envelope.writeUInt32BE(message.length, 1);
     envelope.set(message, 5);
-    const stream = session.request({ ":method": "POST", ":path": SALE_PATH, "content-type": contentType, te: "trailers" });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": SALE_PATH,
+      "content-type": contentType,
+      te: "trailers",
+    });
     const headers = new Headers();
     const add = (h: http2.IncomingHttpHeaders) => {
       for (const [k, v] of Object.entries(h)) if (!k.startsWith(":") && v !== undefined) headers.set(k, String(v));
@@ -249,6 +286,29 @@ describe("bodies connect-es would refuse before our code runs", () => {
     expect(line).toMatchObject({ protocol: "grpc", operation: "sale", outcome: "error" });
   });
 
+  it("gRPC-Web over HTTP/1.1 with garbage bytes: INVALID_ARGUMENT, BODY_NOT_PROTOBUF", async () => {
+    const envelope = new Uint8Array([0, 0, 0, 0, garbage.length, ...garbage]);
+    const res = await fetch(`${s.url}${SALE_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/grpc-web+proto" },
+      body: envelope,
+    });
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    // Trailers-only answers put grpc-status in the headers; otherwise it is in
+    // the trailer frame (flag 0x80) at the end of the body.
+    const headers = new Headers(res.headers);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > 5 && (bytes[0] ?? 0) & 0x80) {
+      for (const line of new TextDecoder().decode(bytes.subarray(5)).split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon > 0) headers.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+      }
+    }
+    const error = findTrailerError(headers);
+    expect(error?.code).toBe(Code.InvalidArgument);
+    expect(detailOf(error as ConnectError).code).toBe("BODY_NOT_PROTOBUF");
+  });
+
   it("gRPC+JSON with a wrong JSON type: INVALID_ARGUMENT, FIELD_TYPE", async () => {
     const body = saleBody(s.accessToken) as Body;
     set(body, "consumer.device.serialNumber", 5);
@@ -278,6 +338,21 @@ describe("bodies connect-es would refuse before our code runs", () => {
     const error = findTrailerError(headers);
     expect(error?.code).toBe(Code.InvalidArgument);
     expect(detailOf(error as ConnectError).code).toBe("BODY_EMPTY");
+  });
+
+  it("a gzip body that is over the limit once decompressed: RESOURCE_EXHAUSTED, BODY_TOO_LARGE", async () => {
+    const body = saleBody(s.accessToken) as Body;
+    body.padding = { text: "x".repeat(200 * 1024) };
+    const zipped = gzipSync(JSON.stringify(body));
+    expect(zipped.length).toBeLessThan(64 * 1024);
+    const res = await fetch(`${s.url}${SALE_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: zipped,
+    });
+    const error = errorFromJson((await res.json()) as JsonValue, undefined, new ConnectError("no error"));
+    expect(error.code).toBe(Code.ResourceExhausted);
+    expect(detailOf(error).code).toBe("BODY_TOO_LARGE");
   });
 
   it("a Connect body over the limit: RESOURCE_EXHAUSTED, BODY_TOO_LARGE", async () => {

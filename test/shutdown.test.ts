@@ -124,10 +124,12 @@ it("SIGTERM during a burst: accepted requests get full answers, stored; exit 0",
     }
   };
   const loops = [0, 1, 2, 3].map(http1Loop).concat([0, 1, 2, 3].map(http2Loop));
-  while (answered < 40) await new Promise((r) => setTimeout(r, 5));
+  while (answered < 40 && proc.child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
 
   proc.child.kill("SIGTERM");
-  while (!proc.output().stdout.includes('"msg":"shutting down"')) await new Promise((r) => setTimeout(r, 5));
+  while (!proc.output().stdout.includes('"msg":"shutting down"') && proc.child.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 5));
+  }
   for (const h of held) h.finish();
   await Promise.all(held.map((h) => h.done));
   stop = true;

@@ -89,7 +89,11 @@ describe("TLS", () => {
         stream.end(JSON.stringify(saleBody(s.accessToken)));
       });
       expect(status).toBe(200);
-      expectSignedAnswer(JSON.parse(body) as Answer, { accessToken: s.accessToken, amountCentis: 1015, currency: "EUR" });
+      expectSignedAnswer(JSON.parse(body) as Answer, {
+        accessToken: s.accessToken,
+        amountCentis: 1015,
+        currency: "EUR",
+      });
     } finally {
       session.close();
     }
@@ -99,28 +103,32 @@ describe("TLS", () => {
     const { status, body, alpn, httpVersion } = await new Promise<{
       status: number;
       body: string;
-      alpn: string | false;
+      alpn: string | false | null;
       httpVersion: string;
     }>((resolve, reject) => {
-      const req = https.request(
-        `${s.url}/verification/initiate-verification`,
-        { method: "POST", ca, ALPNProtocols: ["http/1.1"], headers: { "content-type": "application/json" }, agent: false },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (c: string) => {
-            text += c;
-          });
-          res.on("end", () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              body: text,
-              alpn: (res.socket as TLSSocket).alpnProtocol,
-              httpVersion: res.httpVersion,
-            }),
-          );
-        },
-      );
+      // ALPNProtocols is passed on to tls.connect; @types/node leaves it out here.
+      const options: https.RequestOptions & { ALPNProtocols: string[] } = {
+        method: "POST",
+        ca,
+        ALPNProtocols: ["http/1.1"],
+        headers: { "content-type": "application/json" },
+        agent: false,
+      };
+      const req = https.request(`${s.url}/verification/initiate-verification`, options, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text,
+            alpn: (res.socket as TLSSocket).alpnProtocol,
+            httpVersion: res.httpVersion,
+          }),
+        );
+      });
       req.on("error", reject);
       req.end(
         JSON.stringify({

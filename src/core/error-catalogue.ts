@@ -219,7 +219,7 @@ export const ERROR_CATALOGUE = {
   REQUEST_TIMEOUT: {
     cause: "INVALID_REQUEST",
     httpStatus: 408,
-    connectCode: "deadline_exceeded",
+    connectCode: "invalid_argument",
     when: "The request's headers did not arrive within `limits.headersTimeoutMs` (or its body not within the request timeout); the connection is closed.",
   },
   HTTP_MALFORMED: {

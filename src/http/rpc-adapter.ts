@@ -19,7 +19,7 @@
  * of the decoding that reaches the implementation.
  */
 import { type DescMessage, type DescMethod, fromBinary } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, type ContextValues, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type ContextValues, createConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
   compressionNegotiate,
@@ -103,8 +103,10 @@ async function payloadOf(
     const [only] = envelopes;
     if (envelopes.length > 1 || only === undefined) return undefined;
     return (await envelopeDecompress(only, c.request, readMaxBytes)).data;
-  } catch {
-    // A framing or compression fault: connect answers it in its own words.
+  } catch (e) {
+    // Too large once decompressed: the caller's BODY_TOO_LARGE. Any other
+    // framing or compression fault: connect answers it in its own words.
+    if (e instanceof ConnectError && e.code === Code.ResourceExhausted) throw e;
     return undefined;
   }
 }
@@ -145,7 +147,12 @@ function guard(handler: UniversalHandler, compressions: Compression[], readMaxBy
   if (operation === undefined || handler.method.methodKind !== "unary") return handler;
   const input = handler.method.input;
   const guarded = async (req: UniversalServerRequest) => {
-    if (req.method !== "POST" || typeof req.body !== "object" || req.body === null || !(Symbol.asyncIterator in req.body))
+    if (
+      req.method !== "POST" ||
+      typeof req.body !== "object" ||
+      req.body === null ||
+      !(Symbol.asyncIterator in req.body)
+    )
       return handler(req);
     let error: AppError | undefined;
     let bytes: Uint8Array;

@@ -58,7 +58,5 @@ export function expectSignedAnswer(
   expect(answer.invoiceId).toMatch(UUID);
   expect(answer.session.nonce).toMatch(/^[A-Za-z0-9_-]{32,}$/);
   expect(answer.session.signature).toMatch(/^[0-9A-F]{40}$/);
-  expect(answer.session.signature).toBe(
-    expectedSignature(answer, { serialNumber: SERIAL, ...f }),
-  );
+  expect(answer.session.signature).toBe(expectedSignature(answer, { serialNumber: SERIAL, ...f }));
 }
