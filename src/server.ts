@@ -132,8 +132,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
   const served: NodeHandler = createRequestListener(logger, routes, (line) =>
     metrics.observeRequest({
       operation: operationLabel(line.path, line.operation),
-      // An RPC path with a plain content type is the Connect protocol.
-      protocol: line.protocol === "http" && rpcPaths.has(line.path) ? "connect" : line.protocol,
+      protocol: line.protocol,
       outcome: line.outcome,
       cause: line.cause,
       code: line.code,

@@ -46,12 +46,15 @@ export function noteSuccess(log: RequestLog | undefined, result: InitiateResult)
   log.invoiceId = result.invoiceId;
 }
 
+const RPC_PATH = /^\/[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
+
 /** Tells the protocol from the path and content type, for logs and metrics. */
 export function detectProtocol(path: string, contentType: string | undefined): Protocol {
   const type = contentType ?? "";
   if (type.startsWith("application/grpc-web")) return "grpc-web";
   if (type.startsWith("application/grpc")) return "grpc";
   if (path === "/sale/initiate-sale" || path === "/verification/initiate-verification") return "json";
-  if (path.startsWith("/toptechpay.")) return "connect";
+  // An RPC path is "/<package>.<Service>/<Method>": a dot in its first segment.
+  if (RPC_PATH.test(path)) return "connect";
   return "http";
 }
