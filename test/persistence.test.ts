@@ -129,3 +129,24 @@ describe("session persistence in SQLite", () => {
     expect(await again.server.store.findSession("00000000-0000-4000-8000-000000000000")).toBeUndefined();
   });
 });
+
+describe("SQLite durability settings", () => {
+  // Durable mode acknowledges after its own fdatasync of the WAL; the
+  // connection itself must stay at NORMAL in both modes, or every commit
+  // would also fsync on the event loop. SQLite applies "PRAGMA synchronous"
+  // when a statement is compiled, which once silently left it at FULL.
+  it.each(["full", "normal"] as const)("keeps the connection at synchronous=NORMAL in %s mode", async (durability) => {
+    const dir = mkdtempSync(join(tmpdir(), "cp-sync-"));
+    const { openSqliteStore } = await import("../src/store/sqlite-store.js");
+    const store = openSqliteStore({ path: join(dir, "s.db"), durability });
+    try {
+      const tokens = await import("../src/core/access-tokens.js");
+      await tokens.createAccessTokens({ store, defaultLifetimeSeconds: 60 }).issue("SN-1");
+      expect(store.db.pragma("synchronous", { simple: true })).toBe(1);
+      expect(store.db.pragma("journal_mode", { simple: true })).toBe("wal");
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -5,7 +5,6 @@
  * before the transaction holding its row has committed.
  */
 import { mkdirSync } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { AccessTokenStore } from "../core/access-token-store.js";
@@ -15,17 +14,17 @@ import type { VelocityStore } from "../core/velocity-store.js";
 import { type Migration, SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import { createSqliteTokenQueries } from "./sqlite-token-queries.js";
 import { createSqliteVelocityQueries } from "./sqlite-velocity-queries.js";
+import { createWalSync } from "./sqlite-wal-sync.js";
 
 /**
- * `full`: every acknowledged session is on disk. Other writes run with
- * synchronous=FULL; session batches commit with synchronous=NORMAL and are
- * acknowledged only after an fdatasync of the WAL file that holds their
- * frames, the same flush FULL does, but on libuv's thread pool: the event loop
- * keeps serving while the disk syncs, and one sync covers every batch
- * committed before it started (group commit).
+ * `full`: nothing is acknowledged before it is on disk. The connection runs
+ * with synchronous=NORMAL and each acknowledged write waits for an fdatasync
+ * of the WAL holding its frames (see sqlite-wal-sync.ts): the flush
+ * synchronous=FULL performs, off the event loop and shared by concurrent
+ * writes.
  * `normal`: synchronous=NORMAL in WAL mode, the fastest setting SQLite calls
  * safe: the file is never corrupted, but the last commits before a power loss
- * (not a process crash) may be rolled back.
+ * or OS crash (not a process crash) may be rolled back.
  */
 export type SqliteDurability = "full" | "normal";
 
@@ -121,7 +120,10 @@ export function openSqliteStore(
   mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
   db.pragma("journal_mode = WAL");
-  db.pragma(`synchronous = ${options.durability === "normal" ? "NORMAL" : "FULL"}`);
+  // NORMAL in both modes: durable mode syncs the WAL itself before it
+  // acknowledges (below). Never prepare a "PRAGMA synchronous" statement:
+  // SQLite applies that pragma when the statement is compiled, not when run.
+  db.pragma("synchronous = NORMAL");
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
   applyMigrations(db, SQLITE_MIGRATIONS);
 
@@ -154,67 +156,10 @@ export function openSqliteStore(
   let scheduled = false;
   let closed = false;
 
-  const syncWal = options.durability !== "normal";
-  const walPath = `${options.path}-wal`;
-  // Up to this many fdatasync calls at once (libuv's pool has 4 threads): a
-  // batch committed while others sync starts its own sync at once instead of
-  // waiting a whole sync for its turn; the file system merges concurrent syncs.
-  const MAX_SYNCS = 3;
-  let awaitingSync: PendingInsert[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let walHandle: Promise<FileHandle> | undefined;
-  const syncNormal = db.prepare("PRAGMA synchronous = NORMAL");
-  const syncFull = db.prepare("PRAGMA synchronous = FULL");
-
-  // The WAL file, opened once it exists. SQLite keeps that file (same inode)
-  // while this connection is open; it is only removed when the last one closes.
-  function walFile(): Promise<FileHandle> {
-    walHandle ??= (async () => {
-      const handle = await open(walPath, "r+");
-      // SQLite syncs the folder once when it creates the WAL; so do we.
-      const dir = await open(dirname(options.path), "r");
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-      return handle;
-    })().catch((e: unknown) => {
-      walHandle = undefined;
-      throw e;
-    });
-    return walHandle;
-  }
-
-  // Acknowledges every committed batch waiting for a sync with one fdatasync.
-  function startSync(): void {
-    if (awaitingSync.length === 0 || inFlight.size >= MAX_SYNCS) return;
-    const group = awaitingSync;
-    awaitingSync = [];
-    const done: Promise<void> = walFile()
-      .then((wal) => wal.datasync())
-      .then(
-        () => {
-          for (const p of group) p.resolve();
-        },
-        (e: unknown) => {
-          const error = new StoreUnavailableError(`sqlite: cannot sync the WAL (${(e as Error).message})`, {
-            cause: e,
-          });
-          for (const p of group) p.reject(error);
-        },
-      )
-      .finally(() => {
-        inFlight.delete(done);
-        startSync();
-      });
-    inFlight.add(done);
-  }
+  const walSync = options.durability === "normal" ? undefined : createWalSync(options.path);
 
   // Commits one batch; returns the inserts whose rows are committed.
   function commit(batch: PendingInsert[]): PendingInsert[] {
-    // NORMAL for this commit only: the WAL is synced below, off the event loop.
-    if (syncWal) syncNormal.run();
     try {
       insertBatch(batch);
       return batch;
@@ -233,8 +178,6 @@ export function openSqliteStore(
           return false;
         }
       });
-    } finally {
-      if (syncWal) syncFull.run();
     }
   }
 
@@ -244,17 +187,23 @@ export function openSqliteStore(
     pending = [];
     if (batch.length === 0) return;
     const committed = commit(batch);
-    if (!syncWal) {
+    if (!walSync) {
       for (const p of committed) p.resolve();
       return;
     }
-    awaitingSync.push(...committed);
-    startSync();
+    walSync.afterCommit().then(
+      () => {
+        for (const p of committed) p.resolve();
+      },
+      (e: unknown) => {
+        for (const p of committed) p.reject(e);
+      },
+    );
   }
 
   return {
     db,
-    ...createSqliteTokenQueries({ db, isClosed: () => closed, classify }),
+    ...createSqliteTokenQueries({ db, isClosed: () => closed, classify, afterCommit: walSync?.afterCommit }),
     ...createSqliteVelocityQueries({ db, isClosed: () => closed, classify }),
     insertSession(record) {
       if (closed) return Promise.reject(new StoreUnavailableError("sqlite: store is closed"));
@@ -282,8 +231,7 @@ export function openSqliteStore(
     async close() {
       if (closed) return;
       flush();
-      while (inFlight.size > 0) await Promise.all(inFlight);
-      await walHandle?.then((wal) => wal.close()).catch(() => undefined);
+      await walSync?.close();
       closed = true;
       db.close();
     },

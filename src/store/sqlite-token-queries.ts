@@ -14,6 +14,8 @@ export interface SqliteTokenQueriesOptions {
   readonly isClosed: () => boolean;
   /** Turns a driver error into StoreUnavailableError when storage is unreachable. */
   readonly classify: (e: unknown) => unknown;
+  /** Durable mode: resolves once the last commit is on disk. */
+  readonly afterCommit?: (() => Promise<void>) | undefined;
 }
 
 interface TokenRow {
@@ -36,7 +38,7 @@ function fromRow(row: TokenRow): AccessTokenRecord {
 
 /** The AccessTokenStore methods over an open, migrated SQLite connection. */
 export function createSqliteTokenQueries(options: SqliteTokenQueriesOptions): AccessTokenStore {
-  const { db, isClosed, classify } = options;
+  const { db, isClosed, classify, afterCommit } = options;
   const insert = db.prepare(`INSERT INTO access_tokens
     (token_hash, serial_number, issued_at_ms, expires_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?)`);
   const select = db.prepare("SELECT * FROM access_tokens WHERE token_hash = ?");
@@ -56,9 +58,16 @@ export function createSqliteTokenQueries(options: SqliteTokenQueriesOptions): Ac
     }
   }
 
+  // A write is acknowledged only once durable (in durable mode).
+  async function write<T>(work: () => T): Promise<T> {
+    const result = await run(work);
+    if (afterCommit) await afterCommit();
+    return result;
+  }
+
   return {
     insertToken: (r) =>
-      run(() => {
+      write(() => {
         insert.run(
           r.tokenHash,
           r.serialNumber,
@@ -72,7 +81,7 @@ export function createSqliteTokenQueries(options: SqliteTokenQueriesOptions): Ac
         const row = select.get(tokenHash) as TokenRow | undefined;
         return row && fromRow(row);
       }),
-    revokeToken: (tokenHash, at) => run(() => revokeOne.run(at.getTime(), tokenHash).changes > 0),
-    revokeDeviceTokens: (serialNumber, at) => run(() => revokeDevice.run(at.getTime(), serialNumber).changes),
+    revokeToken: (tokenHash, at) => write(() => revokeOne.run(at.getTime(), tokenHash).changes > 0),
+    revokeDeviceTokens: (serialNumber, at) => write(() => revokeDevice.run(at.getTime(), serialNumber).changes),
   };
 }
