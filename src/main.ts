@@ -40,7 +40,12 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  const logger = pino({ level: config.log.level, base: { service: "cp-server" } });
+  // Asynchronous stdout: a log line never waits for the pipe on the request
+  // path; pino flushes what is queued when the process exits.
+  const logger = pino(
+    { level: config.log.level, base: { service: "cp-server" } },
+    pino.destination({ dest: 1, sync: false }),
+  );
   const server = createServer(config, logger);
   let address: Awaited<ReturnType<typeof server.listen>>;
   try {

@@ -17,6 +17,7 @@ import { AppError } from "../src/core/error-catalogue.js";
 import { drawNonce } from "../src/core/initiate-service.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
 import { type AppStore, openStore } from "../src/store/open-store.js";
+import { POSTGRES_MIGRATIONS } from "../src/store/postgres-migrations.js";
 import { openPostgresStore } from "../src/store/postgres-store.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
 
@@ -249,7 +250,7 @@ describe("postgres store: migrations and unreachable databases", () => {
       await client.connect();
       try {
         const { rows } = await client.query("SELECT version, name FROM schema_migrations ORDER BY version");
-        expect(rows.map((r) => Number(r.version))).toEqual([1, 2, 3]);
+        expect(rows.map((r) => Number(r.version))).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
       } finally {
         await client.end();
       }

@@ -49,7 +49,7 @@ export function sendError(
  * soon as the limit is passed (or announced by Content-Length), without
  * buffering the rest.
  */
-function readBody(req: NodeServerRequest, limit: number): Promise<Buffer> {
+export function readBody(req: NodeServerRequest, limit: number): Promise<Buffer> {
   const announced = Number(req.headers["content-length"]);
   if (announced > limit) return Promise.reject(tooLarge(limit));
   return new Promise((resolve, reject) => {

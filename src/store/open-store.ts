@@ -44,6 +44,6 @@ export function openStore(store: Config["store"], logger?: Logger): AppStore {
     });
     return Object.assign(pg, { kind: "postgres" as const });
   }
-  const sqlite = openSqliteStore({ path: store.sqlite, durability: store.durability });
+  const sqlite = openSqliteStore({ path: store.sqlite, durability: store.durability, logger });
   return Object.assign(sqlite, { kind: "sqlite" as const, ready: () => sqlite.ping() });
 }

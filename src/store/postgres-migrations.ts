@@ -62,6 +62,13 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX velocity_events_at ON velocity_events (at);
     `,
   },
+  {
+    version: 4,
+    name: "drop sessions_serial_created",
+    // No query reads sessions by device (velocity has its own table), and
+    // every index is one more B-tree written by each initiate.
+    sql: "DROP INDEX IF EXISTS sessions_serial_created;",
+  },
 ];
 
 // Any constant works as long as every instance uses the same one; this one is

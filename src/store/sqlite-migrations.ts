@@ -66,4 +66,11 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX velocity_events_at ON velocity_events (at_ms);
     `,
   },
+  {
+    version: 4,
+    name: "drop sessions_serial_created",
+    // No query reads sessions by device (velocity has its own table), and
+    // every index is one more B-tree written by each initiate.
+    sql: "DROP INDEX IF EXISTS sessions_serial_created;",
+  },
 ];

@@ -7,10 +7,12 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
+import type { Logger } from "pino";
 import type { AccessTokenStore } from "../core/access-token-store.js";
 import type { SessionRecord, SessionStore } from "../core/session-store.js";
 import { StoreUnavailableError } from "../core/session-store.js";
 import type { VelocityStore } from "../core/velocity-store.js";
+import { startCheckpointer } from "./sqlite-checkpointer.js";
 import { type Migration, SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import { createSqliteTokenQueries } from "./sqlite-token-queries.js";
 import { createSqliteVelocityQueries } from "./sqlite-velocity-queries.js";
@@ -34,6 +36,8 @@ export interface SqliteStoreOptions {
   readonly durability?: SqliteDurability;
   /** How long a write waits for a lock held by another process. */
   readonly busyTimeoutMs?: number;
+  /** Where the store reports trouble that no request sees. */
+  readonly logger?: Logger | undefined;
 }
 
 interface PendingInsert {
@@ -126,6 +130,7 @@ export function openSqliteStore(
   db.pragma("synchronous = NORMAL");
   db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 2000}`);
   applyMigrations(db, SQLITE_MIGRATIONS);
+  const checkpointer = startCheckpointer(db, options.path, { logger: options.logger });
 
   const insert = db.prepare(`INSERT INTO sessions (invoice_id, operation, endpoint_id, nonce, signature,
       amount_centis, currency, serial_number, imei, ip_addresses, lat, lng, access_token_hash, created_at_ms)
@@ -232,6 +237,7 @@ export function openSqliteStore(
       if (closed) return;
       flush();
       await walSync?.close();
+      await checkpointer.close();
       closed = true;
       db.close();
     },

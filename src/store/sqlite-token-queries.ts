@@ -2,6 +2,11 @@
  * Access tokens in the SQLite file (table `access_tokens`, migration 2). Each
  * call is one short statement on the same connection as the sessions, so it
  * runs between the session store's group commits, never inside one.
+ *
+ * Reads go through a bounded write-through cache: the SQLite store serves one
+ * server process (several instances use PostgreSQL), so every issue and
+ * revocation passes through here and the cache never goes stale, while a
+ * sale's token check no longer reads the file.
  */
 import type Database from "better-sqlite3";
 import type { AccessTokenRecord, AccessTokenStore } from "../core/access-token-store.js";
@@ -36,6 +41,9 @@ function fromRow(row: TokenRow): AccessTokenRecord {
   };
 }
 
+// Enough for every token of a busy hour; past it the oldest entries go.
+const CACHE_ENTRIES = 50_000;
+
 /** The AccessTokenStore methods over an open, migrated SQLite connection. */
 export function createSqliteTokenQueries(options: SqliteTokenQueriesOptions): AccessTokenStore {
   const { db, isClosed, classify, afterCommit } = options;
@@ -58,6 +66,14 @@ export function createSqliteTokenQueries(options: SqliteTokenQueriesOptions): Ac
     }
   }
 
+  // Map keeps insertion order, so the first key is the oldest entry.
+  const cache = new Map<string, AccessTokenRecord>();
+  function remember(record: AccessTokenRecord): AccessTokenRecord {
+    if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+    cache.set(record.tokenHash, record);
+    return record;
+  }
+
   // A write is acknowledged only once durable (in durable mode).
   async function write<T>(work: () => T): Promise<T> {
     const result = await run(work);
@@ -75,13 +91,25 @@ export function createSqliteTokenQueries(options: SqliteTokenQueriesOptions): Ac
           r.expiresAt.getTime(),
           r.revokedAt?.getTime() ?? null,
         );
+        remember(r);
       }),
     findToken: (tokenHash) =>
       run(() => {
+        const cached = cache.get(tokenHash);
+        if (cached) return cached;
         const row = select.get(tokenHash) as TokenRow | undefined;
-        return row && fromRow(row);
+        return row && remember(fromRow(row));
       }),
-    revokeToken: (tokenHash, at) => write(() => revokeOne.run(at.getTime(), tokenHash).changes > 0),
-    revokeDeviceTokens: (serialNumber, at) => write(() => revokeDevice.run(at.getTime(), serialNumber).changes),
+    revokeToken: (tokenHash, at) =>
+      write(() => {
+        cache.delete(tokenHash);
+        return revokeOne.run(at.getTime(), tokenHash).changes > 0;
+      }),
+    revokeDeviceTokens: (serialNumber, at) =>
+      write(() => {
+        // Rare: forget every cached token of the device rather than index them.
+        for (const [hash, record] of cache) if (record.serialNumber === serialNumber) cache.delete(hash);
+        return revokeDevice.run(at.getTime(), serialNumber).changes;
+      }),
   };
 }
