@@ -18,6 +18,7 @@ import {
 } from "../src/config/load-config.js";
 import { createEndpointDirectory } from "../src/core/endpoints.js";
 import { controlKeyFromText, signSession } from "../src/core/signature.js";
+import { WORKED, WORKED_SIGNATURE } from "./support/worked-example.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const KEY = "B17F59B4-A7DC-41B4-8FF9-37D986B43D20";
@@ -57,17 +58,6 @@ function expectNoSecret(text: string): void {
     for (const part of secret.split("-")) if (part.length >= 8) expect(text).not.toContain(part);
   }
 }
-
-const WORKED = {
-  accessToken: "0123456789abcdef0123456789abcdef",
-  serialNumber: "SN-000001",
-  endpointId: "1111",
-  nonce: "n0nce0123456789abcdefn0nce0123456789abcdef",
-  invoiceId: "7f3c1f6e-3b9a-4c55-9d3e-2a1b0c9d8e7f",
-  amountCentis: 1000,
-  currency: "EUR",
-};
-const WORKED_SIGNATURE = "91E4E9D527DD9575BF5359ADC1B79881B9FDBCB7";
 
 describe("loadConfigFile: valid files", () => {
   it("reads a complete YAML file, resolving paths and secrets", () => {
