@@ -67,14 +67,19 @@ export function toMarkdown(report) {
   return `${lines.join("\n")}\n`;
 }
 
+const CHART_WIDTH = 330;
+const CHART_HEIGHT = 200;
+
 function barChart(title, field, format) {
+  // Explicit pixel ranges: a nested group's "width"/"height" range shorthands
+  // resolved to [0, 0] in headless rendering and drew every bar on one spot.
   return {
     type: "group",
     title: { text: title, anchor: "start" },
-    encode: { update: { width: { value: 330 }, height: { value: 200 } } },
+    encode: { update: { width: { value: CHART_WIDTH }, height: { value: CHART_HEIGHT } } },
     scales: [
-      { name: "y", type: "band", domain: { data: "results", field: "label" }, range: "height", padding: 0.15 },
-      { name: "x", type: "linear", domain: { data: "results", field }, range: "width", nice: true, zero: true },
+      { name: "y", type: "band", domain: { data: "results", field: "label" }, range: [0, CHART_HEIGHT], padding: 0.15 },
+      { name: "x", type: "linear", domain: { data: "results", field }, range: [0, CHART_WIDTH], nice: true, zero: true },
     ],
     axes: [
       { orient: "left", scale: "y", labelLimit: 200 },
