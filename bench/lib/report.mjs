@@ -79,7 +79,14 @@ function barChart(title, field, format) {
     encode: { update: { width: { value: CHART_WIDTH }, height: { value: CHART_HEIGHT } } },
     scales: [
       { name: "y", type: "band", domain: { data: "results", field: "label" }, range: [0, CHART_HEIGHT], padding: 0.15 },
-      { name: "x", type: "linear", domain: { data: "results", field }, range: [0, CHART_WIDTH], nice: true, zero: true },
+      {
+        name: "x",
+        type: "linear",
+        domain: { data: "results", field },
+        range: [0, CHART_WIDTH],
+        nice: true,
+        zero: true,
+      },
     ],
     axes: [
       { orient: "left", scale: "y", labelLimit: 200 },
