@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import type { AccessTokenRecord, AccessTokenStore } from "./access-token-store.js";
 import { AppError } from "./error-catalogue.js";
+import { charLength, checkSerialNumber } from "./initiate-request.js";
 import { hashAccessToken } from "./initiate-service.js";
 import { StoreUnavailableError } from "./session-store.js";
 
@@ -19,8 +20,6 @@ export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
 // Same rules as consumer.device.serialNumber in an initiate request, so a
 // token can only be issued for a serial number that can later be presented.
-const CONTROL_CHARS = /\p{Cc}/u;
-const MAX_SERIAL_CHARS = 50;
 // The longest token an initiate request can carry (session.accessToken).
 const MAX_TOKEN_CHARS = 128;
 
@@ -69,24 +68,6 @@ export interface AccessTokensDeps {
 /** A new token: 48 CSPRNG bytes as base64url, exactly 64 URL-safe characters. */
 export function drawAccessToken(): string {
   return randomBytes(48).toString("base64url");
-}
-
-function charLength(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
-
-/** Checks a serial number given to the token service; `path` names it in messages. */
-export function checkSerialNumber(value: unknown, path: string): string {
-  if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
-  if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
-  const n = charLength(value);
-  if (n < 1 || n > MAX_SERIAL_CHARS) {
-    throw new AppError("FIELD_LENGTH", `${path} must be 1-${MAX_SERIAL_CHARS} characters long (got ${n}).`);
-  }
-  if (CONTROL_CHARS.test(value)) throw new AppError("FIELD_FORMAT", `${path} must not contain control characters.`);
-  return value;
 }
 
 function checkTokenText(value: unknown, path: string): string {

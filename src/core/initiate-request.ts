@@ -40,7 +40,8 @@ function isObject(value: unknown): value is Json {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function charLength(text: string): number {
+/** Length in characters (code points, not UTF-16 units), as the contract counts. */
+export function charLength(text: string): number {
   // Count code points, not UTF-16 units, so an emoji is one character.
   let n = 0;
   for (const _ of text) n++;
@@ -74,6 +75,18 @@ function checkLength(value: string, min: number, max: number, path: string): voi
   if (n < min || n > max) {
     throw new AppError("FIELD_LENGTH", `${path} must be ${min}-${max} characters long (got ${n}).`);
   }
+}
+
+/**
+ * The documented serial-number rule (required, 1-50 characters, no control
+ * characters), shared with the token service; `path` names it in messages.
+ */
+export function checkSerialNumber(value: unknown, path: string): string {
+  if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
+  if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
+  checkLength(value, 1, 50, path);
+  if (CONTROL_CHARS.test(value)) throw new AppError("FIELD_FORMAT", `${path} must not contain control characters.`);
+  return value;
 }
 
 function coordinate(parent: Json, key: string, path: string, limit: number): number {
@@ -146,11 +159,7 @@ export function parseInitiateRequest(operation: Operation, body: unknown): Initi
   if (!isObject(body)) throw new AppError("BODY_NOT_OBJECT", "The request body must be a JSON object.");
   const consumer = requiredObject(body, "consumer", "consumer");
   const device = requiredObject(consumer, "device", "consumer.device");
-  const serialNumber = requiredString(device, "serialNumber", "consumer.device.serialNumber");
-  checkLength(serialNumber, 1, 50, "consumer.device.serialNumber");
-  if (CONTROL_CHARS.test(serialNumber)) {
-    throw new AppError("FIELD_FORMAT", "consumer.device.serialNumber must not contain control characters.");
-  }
+  const serialNumber = checkSerialNumber(device.serialNumber, "consumer.device.serialNumber");
   const transaction = requiredObject(body, "transaction", "transaction");
   const amountCentis = operation === "sale" ? amount(transaction, "transaction.amountCentis") : undefined;
   const currencyCode = currency(transaction, "transaction.currency");
