@@ -331,3 +331,26 @@ describe("JSON paths over HTTP/2 with prior knowledge, on the same port", () => 
     expect(SERIAL).toBe("SN-000001");
   });
 });
+
+describe("a caller that goes away mid-body", () => {
+  it("is logged as aborted over HTTP/1.1, with no status or error code, and nothing is answered", async () => {
+    const id = "abort-http1-json";
+    await new Promise<void>((resolve) => {
+      const req = http.request(`${s.url}/sale/initiate-sale`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": 100, "x-request-id": id },
+      });
+      req.on("error", () => resolve());
+      req.write('{"consumer":');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    const line = await s.logLineFor(id);
+    expect(line).toMatchObject({ requestId: id, outcome: "aborted" });
+    expect(line?.code).toBeUndefined();
+    expect(line?.status).toBeUndefined();
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+  });
+});

@@ -23,7 +23,7 @@ import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { refusalOf } from "../ops/overload.js";
 import { toConnectError } from "./connect-errors.js";
-import { readBody } from "./json-routes.js";
+import { ClientGoneError, readBody } from "./json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import type { Route } from "./request-listener.js";
 import { noteSuccess, requestLogOf } from "./request-log.js";
@@ -139,6 +139,7 @@ export function grpcUnaryRoute(
     const callerDeadline = timeout.timeoutMs !== undefined && timeout.timeoutMs < options.requestTimeoutMs;
     const timeoutMs = callerDeadline ? (timeout.timeoutMs as number) : options.requestTimeoutMs;
     serve(req, res, method, timeoutMs, callerDeadline).catch((e: unknown) => {
+      if (e instanceof ClientGoneError) return;
       const error = toAppError(e);
       if (error.code === "BODY_TOO_LARGE") req.resume();
       answerError(req, res, error);

@@ -49,6 +49,17 @@ export function sendError(
  * soon as the limit is passed (or announced by Content-Length), without
  * buffering the rest.
  */
+/**
+ * The caller went away before its request body was complete. Nobody is left
+ * to answer, so routes drop the request; its log line says "aborted".
+ */
+export class ClientGoneError extends Error {
+  constructor() {
+    super("the client went away before sending the whole request");
+    this.name = "ClientGoneError";
+  }
+}
+
 export function readBody(req: NodeServerRequest, limit: number): Promise<Buffer> {
   const announced = Number(req.headers["content-length"]);
   if (announced > limit) return Promise.reject(tooLarge(limit));
@@ -66,7 +77,8 @@ export function readBody(req: NodeServerRequest, limit: number): Promise<Buffer>
     };
     req.on("data", onData);
     req.once("end", () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
-    req.once("error", reject);
+    req.once("aborted", () => reject(new ClientGoneError()));
+    req.once("error", (e) => reject(req.aborted ? new ClientGoneError() : e));
   });
 }
 
@@ -111,6 +123,7 @@ export async function readJsonPost(req: NodeServerRequest, maxBodyBytes: number)
 
 /** Answers any failure of a JSON path with the documented body and the headers its error needs. */
 export function sendJsonPathError(req: NodeServerRequest, res: NodeServerResponse, thrown: unknown): void {
+  if (thrown instanceof ClientGoneError) return;
   const error = toAppError(thrown);
   const extra: Record<string, string> = {};
   if (error.code === "METHOD_NOT_ALLOWED") extra.allow = "POST";

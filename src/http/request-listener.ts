@@ -50,7 +50,8 @@ function writeLogLine(
     protocol: log.protocol,
     method: req.method,
     path: pathOf(req.url),
-    status: res.statusCode,
+    // No status when nothing was answered (the caller went away first).
+    status: res.headersSent ? res.statusCode : undefined,
     operation: log.operation,
     outcome: e ? "error" : res.writableFinished ? "ok" : "aborted",
     cause: e?.spec.cause,
