@@ -26,7 +26,7 @@ import {
 } from "../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { ERROR_CATALOGUE, type ErrorCode } from "../src/core/error-catalogue.js";
 import { connectCodeOf } from "../src/http/connect-errors.js";
-import { expectSignedAnswer, saleBody, verificationBody } from "./support/initiate-fixtures.js";
+import { type Answer, expectSignedAnswer, SERIAL, saleBody, verificationBody } from "./support/initiate-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const SALE_PATH = "/toptechpay.initiate.v1.InitiateService/Sale";
@@ -361,5 +361,28 @@ describe("bodies connect-es would refuse before our code runs", () => {
     const { error } = await connectRaw("application/json", JSON.stringify(body));
     expect(error.code).toBe(Code.ResourceExhausted);
     expect(detailOf(error).code).toBe("BODY_TOO_LARGE");
+  });
+});
+
+describe("proto3 JSON over Connect", () => {
+  // A proto3 JSON parser must accept the proto field names too; the body
+  // check in front of connect must not refuse what protobuf-es accepts.
+  it("accepts the proto field names (serial_number, access_token, amount_centis) and signs the sale", async () => {
+    const body = {
+      consumer: { device: { serial_number: SERIAL } },
+      session: { access_token: s.accessToken },
+      transaction: { amount_centis: "1015", currency: "EUR" },
+    };
+    const res = await fetch(`${s.url}${SALE_PATH}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    expect(res.status).toBe(200);
+    expectSignedAnswer((await res.json()) as Answer, {
+      accessToken: s.accessToken,
+      amountCentis: 1015,
+      currency: "EUR",
+    });
   });
 });

@@ -18,7 +18,7 @@
  * error. A good body is handed on as the same bytes, so connect still does all
  * of the decoding that reaches the implementation.
  */
-import { type DescMessage, type DescMethod, fromBinary } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type ContextValues, createConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
@@ -111,6 +111,15 @@ async function payloadOf(
   }
 }
 
+function decodesAsJson(input: DescMessage, raw: unknown): boolean {
+  try {
+    fromJson(input, raw as JsonValue, { ignoreUnknownFields: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The AppError a unary body deserves before connect decodes it, if any. */
 async function checkBody(
   req: UniversalServerRequest,
@@ -129,10 +138,17 @@ async function checkBody(
   if (payload === undefined) return undefined;
   if (payload === "empty") return new AppError("BODY_EMPTY", "The request has no message.");
   try {
-    // The core validates the raw JSON, as on the JSON paths, so a wrong JSON
-    // type is named precisely instead of failing proto3 JSON decoding.
-    if (json) parseInitiateRequest(operation, parseJsonBody(payload));
-    else fromBinary(input, payload);
+    if (json) {
+      const raw = parseJsonBody(payload);
+      // Valid proto3 JSON (which also allows the proto field names, such as
+      // "serial_number") goes on to connect, and the core validates the
+      // decoded message. Only a body protobuf-es cannot decode is run through
+      // the core's validator on the raw JSON, so its error names the field.
+      if (decodesAsJson(input, raw)) return undefined;
+      parseInitiateRequest(operation, raw);
+      return new AppError("FIELD_TYPE", `The request body is not a valid ${input.typeName} in proto3 JSON.`);
+    }
+    fromBinary(input, payload);
     return undefined;
   } catch (e) {
     if (e instanceof AppError) return e;
