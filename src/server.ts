@@ -16,6 +16,7 @@ import { createRequestFilter } from "./core/filters/evaluate.js";
 import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
 import { authRoutes } from "./http/auth-routes.js";
+import { connectUnaryRoute } from "./http/connect-unary-route.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
 import { jsonRoutes, sendError } from "./http/json-routes.js";
@@ -121,8 +122,9 @@ export function createServer(config: Config, logger: Logger): AppServer {
     ...(config.auth.openIssuance
       ? [withDeadline(openIssuanceRoute(tokens, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs)]
       : []),
-    // The hot gRPC case; anything it does not take goes on to connect.
+    // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+    connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
     (req, res) => {
       connectHandler(req, res);
       return true;

@@ -111,12 +111,20 @@ async function payloadOf(
   }
 }
 
-function decodesAsJson(input: DescMessage, raw: unknown): boolean {
+/**
+ * Decodes a JSON body of an InitiateService method as proto3 JSON (which also
+ * allows the proto field names, such as "serial_number"). A body protobuf-es
+ * cannot decode is run through the core's validator on the raw JSON, so the
+ * AppError thrown names the field and the rule, as on the JSON paths.
+ */
+export function decodeInitiateJson(operation: Operation, input: DescMessage, raw: unknown): unknown {
   try {
-    fromJson(input, raw as JsonValue, { ignoreUnknownFields: true });
-    return true;
-  } catch {
-    return false;
+    return fromJson(input, raw as JsonValue, { ignoreUnknownFields: true });
+  } catch (e) {
+    parseInitiateRequest(operation, raw);
+    throw new AppError("FIELD_TYPE", `The request body is not a valid ${input.typeName} in proto3 JSON.`, {
+      logDetail: e instanceof Error ? e.message : String(e),
+    });
   }
 }
 
@@ -139,14 +147,10 @@ async function checkBody(
   if (payload === "empty") return new AppError("BODY_EMPTY", "The request has no message.");
   try {
     if (json) {
-      const raw = parseJsonBody(payload);
-      // Valid proto3 JSON (which also allows the proto field names, such as
-      // "serial_number") goes on to connect, and the core validates the
-      // decoded message. Only a body protobuf-es cannot decode is run through
-      // the core's validator on the raw JSON, so its error names the field.
-      if (decodesAsJson(input, raw)) return undefined;
-      parseInitiateRequest(operation, raw);
-      return new AppError("FIELD_TYPE", `The request body is not a valid ${input.typeName} in proto3 JSON.`);
+      // Valid proto3 JSON goes on to connect, which decodes it again; the core
+      // then validates the message.
+      decodeInitiateJson(operation, input, parseJsonBody(payload));
+      return undefined;
     }
     fromBinary(input, payload);
     return undefined;
