@@ -34,6 +34,8 @@ export interface IssuedToken {
 export interface TokenPresentation {
   readonly accessToken: string;
   readonly serialNumber: string;
+  /** The token's SHA-256 when the caller has it already (the initiate flow does). */
+  readonly accessTokenHash?: string;
 }
 
 /** Issue, check and revoke. Every method rejects with AppError only. */
@@ -152,7 +154,8 @@ export function createAccessTokens(deps: AccessTokensDeps): AccessTokens {
     },
 
     async check(presented) {
-      const record = await deps.store.findToken(hashAccessToken(presented.accessToken)).catch(storeFailure);
+      const hash = presented.accessTokenHash ?? hashAccessToken(presented.accessToken);
+      const record = await deps.store.findToken(hash).catch(storeFailure);
       // The reasons differ only in the log: a caller probing tokens learns
       // nothing about which ones exist, for which device, or when they ended.
       if (!record) throw invalid("access token unknown");

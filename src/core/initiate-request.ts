@@ -23,6 +23,15 @@ export interface InitiateRequest {
   readonly amountCentis: number | undefined;
 }
 
+/**
+ * A valid request with its access token's SHA-256 (hex) attached once, for
+ * everything after validation that keys on the token: the token check, the
+ * velocity filter and the stored session.
+ */
+export interface HashedInitiateRequest extends InitiateRequest {
+  readonly accessTokenHash: string;
+}
+
 // ICU's list of current ISO 4217 codes ships with Node; read once at load.
 const ISO_4217 = new Set(Intl.supportedValuesOf("currency"));
 // Unicode "Cc": the C0 and C1 control characters and DEL.

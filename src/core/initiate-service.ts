@@ -6,7 +6,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
-import { type InitiateRequest, type Operation, parseInitiateRequest } from "./initiate-request.js";
+import { type HashedInitiateRequest, type Operation, parseInitiateRequest } from "./initiate-request.js";
 import { type SessionRecord, type SessionStore, StoreUnavailableError } from "./session-store.js";
 import { signSession } from "./signature.js";
 
@@ -22,7 +22,7 @@ export interface InitiateResult {
  * AppError when it may not. Until tokens are issued by this server, only the
  * documented form (checked by validation) is required.
  */
-export type AccessTokenCheck = (request: InitiateRequest) => Promise<void> | void;
+export type AccessTokenCheck = (request: HashedInitiateRequest) => Promise<void> | void;
 
 /** What the service needs; all of it is built once at start. */
 export interface InitiateServiceDeps {
@@ -34,7 +34,7 @@ export interface InitiateServiceDeps {
    * and the currency check, before any id is drawn or anything stored, so a
    * refused request leaves no session. Throws AppError (cause FILTERED).
    */
-  readonly filters?: (request: InitiateRequest) => Promise<void> | void;
+  readonly filters?: (request: HashedInitiateRequest) => Promise<void> | void;
   readonly now?: () => Date;
 }
 
@@ -76,7 +76,8 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
   const now = deps.now ?? (() => new Date());
 
   async function run(operation: Operation, body: unknown): Promise<InitiateResult> {
-    const request = parseInitiateRequest(operation, body);
+    const parsed = parseInitiateRequest(operation, body);
+    const request: HashedInitiateRequest = { ...parsed, accessTokenHash: hashAccessToken(parsed.accessToken) };
     if (deps.checkAccessToken) await deps.checkAccessToken(request);
     const endpoint = deps.endpoints.find(operation, request.currency);
     if (!endpoint) {
@@ -106,7 +107,7 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
       imei: request.imei,
       ipAddresses: request.ipAddresses,
       location: request.location,
-      accessTokenHash: hashAccessToken(request.accessToken),
+      accessTokenHash: request.accessTokenHash,
       createdAt: now(),
     };
     try {

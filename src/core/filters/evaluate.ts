@@ -17,13 +17,13 @@
  * its logDetail (log only) starts with the rule's config path.
  */
 import { AppError } from "../error-catalogue.js";
-import type { InitiateRequest } from "../initiate-request.js";
+import type { HashedInitiateRequest, InitiateRequest } from "../initiate-request.js";
 import type { VelocityStore } from "../velocity-store.js";
 import { type FilterRules, hasVelocityLimits } from "./rules.js";
 import { createVelocityCheck } from "./velocity.js";
 
 /** Refuses a request by throwing AppError; resolves when every rule lets it pass. */
-export type RequestFilter = (request: InitiateRequest) => Promise<void>;
+export type RequestFilter = (request: HashedInitiateRequest) => Promise<void>;
 
 /** What the evaluator needs besides the rules. */
 export interface RequestFilterDeps {
@@ -123,7 +123,7 @@ function checkLocation(rules: FilterRules, request: InitiateRequest): void {
 /** Builds the filter from the rules; throws when a velocity limit has no store. */
 export function createRequestFilter(rules: FilterRules, deps: RequestFilterDeps = {}): RequestFilter {
   const now = deps.now ?? (() => new Date());
-  let velocity: ((request: InitiateRequest) => Promise<void>) | undefined;
+  let velocity: ((request: HashedInitiateRequest) => Promise<void>) | undefined;
   if (hasVelocityLimits(rules)) {
     if (!deps.velocityStore) throw new Error("filters.velocity is configured but the store cannot count attempts");
     velocity = createVelocityCheck(rules, deps.velocityStore, now);

@@ -14,8 +14,7 @@
  * count.
  */
 import { AppError, type ErrorCode } from "../error-catalogue.js";
-import type { InitiateRequest } from "../initiate-request.js";
-import { hashAccessToken } from "../initiate-service.js";
+import type { HashedInitiateRequest } from "../initiate-request.js";
 import { StoreUnavailableError } from "../session-store.js";
 import type { VelocityDimension, VelocityEvent, VelocityStore } from "../velocity-store.js";
 import type { FilterRules, VelocityLimit } from "./rules.js";
@@ -39,7 +38,7 @@ const RULE: Record<VelocityDimension, string> = {
 };
 
 /** Checks a request against the velocity limits; throws AppError when one is passed. */
-export type VelocityCheck = (request: InitiateRequest) => Promise<void>;
+export type VelocityCheck = (request: HashedInitiateRequest) => Promise<void>;
 
 /**
  * Builds the check. `store` is asked only when at least one limit is
@@ -71,7 +70,7 @@ export function createVelocityCheck(rules: FilterRules, store: VelocityStore, no
       });
     }
     if (perToken) {
-      const key = hashAccessToken(request.accessToken);
+      const key = request.accessTokenHash;
       checks.push({ event: { dimension: "token", key, since: since(perToken) }, limit: perToken });
     }
     if (perIp) {
