@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { drawNonce } from "../src/core/initiate-service.js";
+import { drawNonce } from "../src/core/session-ids.js";
 import { controlKeyFromText, type SignedFields, signSession } from "../src/core/signature.js";
 import { WORKED, WORKED_KEY, WORKED_SIGNATURE } from "./support/worked-example.js";
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../src/config/load-config.js";
 import { createAccessTokens } from "../src/core/access-tokens.js";
 import { AppError } from "../src/core/error-catalogue.js";
-import { drawNonce } from "../src/core/initiate-service.js";
+import { drawNonce } from "../src/core/session-ids.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
 import { type AppStore, openStore } from "../src/store/open-store.js";
 import { POSTGRES_MIGRATIONS } from "../src/store/postgres-migrations.js";

@@ -571,8 +571,8 @@ describe("createInitiateService with a real SQLite store", () => {
     expect(new Set(results.map((r) => r.invoiceId)).size).toBe(20);
     expect(new Set(results.map((r) => r.session.nonce)).size).toBe(20);
     for (const r of results) {
-      expect(r.invoiceId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(r.session.nonce).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+      expect(r.invoiceId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(r.session.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(r.session.signature).toMatch(/^[0-9A-F]{40}$/);
     }
   });

@@ -1,14 +1,13 @@
 /**
  * The work every baseline does for one sale, taken from this server's own
  * built core so the rules are identical: the same validation
- * (parseInitiateRequest), the same nonce, a random UUID, the same HMAC-SHA1
+ * (parseInitiateRequest), the same nonce and invoice id (UUIDv7), the same HMAC-SHA1
  * signature and the same JSON answer. No store: the baselines show what Node
  * allows without durability.
  */
-import { randomUUID } from "node:crypto";
 import { AppError, toAppError } from "../../dist/src/core/error-catalogue.js";
 import { parseInitiateRequest } from "../../dist/src/core/initiate-request.js";
-import { drawNonce } from "../../dist/src/core/initiate-service.js";
+import { drawNonce, newInvoiceId } from "../../dist/src/core/session-ids.js";
 import { controlKeyFromText, signSession } from "../../dist/src/core/signature.js";
 
 /** The endpoint every target is configured with (the spec's worked example key). */
@@ -25,7 +24,7 @@ export function initiateSale(body) {
   if (!ACCEPTED.has(request.currency)) {
     throw new AppError("CURRENCY_NOT_ACCEPTED", `No endpoint accepts sale in ${request.currency}.`);
   }
-  const invoiceId = randomUUID();
+  const invoiceId = newInvoiceId();
   const nonce = drawNonce();
   const signature = signSession(key, {
     accessToken: request.accessToken,

@@ -3,10 +3,11 @@
  * it: validate, check the access token, pick the endpoint, draw the ids, sign,
  * store durably, answer. Adapters translate in and out of this.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import { type HashedInitiateRequest, type Operation, parseInitiateRequest } from "./initiate-request.js";
+import { drawNonce, newInvoiceId } from "./session-ids.js";
 import { type SessionRecord, type SessionStore, StoreUnavailableError } from "./session-store.js";
 import { signSession } from "./signature.js";
 
@@ -47,25 +48,6 @@ export interface InitiateService {
   initiate(operation: Operation, body: unknown): Promise<InitiateResult>;
 }
 
-// Nonce bytes are drawn from the CSPRNG 128 nonces at a time (as randomUUID
-// does for UUIDs): one system call instead of one per request. Each byte is
-// handed out once and the pool is replaced, never reused.
-const NONCE_BYTES = 32;
-const POOL_BYTES = NONCE_BYTES * 128;
-let noncePool = Buffer.alloc(0);
-let noncePoolOffset = 0;
-
-/** A nonce: 32 bytes from the CSPRNG, base64url (43 URL-safe characters). */
-export function drawNonce(): string {
-  if (noncePoolOffset + NONCE_BYTES > noncePool.length) {
-    noncePool = randomBytes(POOL_BYTES);
-    noncePoolOffset = 0;
-  }
-  const nonce = noncePool.toString("base64url", noncePoolOffset, noncePoolOffset + NONCE_BYTES);
-  noncePoolOffset += NONCE_BYTES;
-  return nonce;
-}
-
 /** SHA-256 of an access token, hex; what the store keeps instead of the token. */
 export function hashAccessToken(token: string): string {
   return createHash("sha256").update(token, "utf8").digest("hex");
@@ -84,8 +66,9 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
       throw new AppError("CURRENCY_NOT_ACCEPTED", `No endpoint accepts ${operation} in ${request.currency}.`);
     }
     if (deps.filters) await deps.filters(request);
-    const invoiceId = randomUUID();
-    const nonce = drawNonce();
+    const createdAt = now();
+    const invoiceId = newInvoiceId(createdAt.getTime());
+    const nonce = drawNonce(createdAt.getTime());
     const signature = signSession(endpoint.controlKey, {
       accessToken: request.accessToken,
       serialNumber: request.serialNumber,
@@ -108,7 +91,7 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
       ipAddresses: request.ipAddresses,
       location: request.location,
       accessTokenHash: request.accessTokenHash,
-      createdAt: now(),
+      createdAt,
     };
     try {
       await deps.store.insertSession(record);
