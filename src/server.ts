@@ -112,8 +112,8 @@ export function createServer(config: Config, logger: Logger): AppServer {
     isExempt: (path) =>
       OPS_PATHS.has(path) || path.startsWith("/grpc.health.v1.Health/") || path.startsWith("/grpc.reflection."),
     isRpc: (path) => rpcPaths.has(path),
-    onInFlight: (n) => metrics.inFlight.set(n),
   });
+  metrics.readInFlightFrom(() => admission.inFlight);
   const deadlineMs = config.limits.requestTimeoutMs;
   const routes: Route[] = [
     admission.route,
@@ -134,7 +134,11 @@ export function createServer(config: Config, logger: Logger): AppServer {
     operation ??
     rpcPaths.get(path) ??
     (OPS_PATHS.has(path) ? path.slice(1) : path === OPEN_ISSUANCE_PATH ? "open-issuance" : "other");
-  const served: NodeHandler = createRequestListener(logger, routes, (line) =>
+  // Every request started and not yet ended; shutdown waits for these.
+  let active = 0;
+  const served: NodeHandler = createRequestListener(logger, routes, (line, log) => {
+    active--;
+    admission.release(log);
     metrics.observeRequest({
       operation: operationLabel(line.path, line.operation),
       protocol: line.protocol,
@@ -142,13 +146,10 @@ export function createServer(config: Config, logger: Logger): AppServer {
       cause: line.cause,
       code: line.code,
       seconds: line.durationMs / 1000,
-    }),
-  );
-  // Every request started and not yet answered; shutdown waits for these.
-  let active = 0;
+    });
+  });
   const listener: NodeHandler = (req, res) => {
     active++;
-    res.once("close", () => active--);
     served(req, res);
   };
 

@@ -14,8 +14,12 @@ import { attachRequestLog, detectProtocol, type RequestLog } from "./request-log
 // followed across services; anything else is replaced, never echoed.
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** A route: serves the request and returns true, or returns false to pass. */
-export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string) => boolean;
+/**
+ * A route: serves the request and returns true, or returns false to pass.
+ * `log` is the request's record (see request-log.ts), for routes that note
+ * something about the request or hold a resource until it ends.
+ */
+export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => boolean;
 
 function pathOf(url: string | undefined): string {
   const raw = url ?? "/";
@@ -23,7 +27,7 @@ function pathOf(url: string | undefined): string {
   return q === -1 ? raw : raw.slice(0, q);
 }
 
-/** The fields of a request's log line, also handed to the listener's observer (metrics). */
+/** The fields of a request's log line, also handed to the listener's `onEnd` (metrics, admission). */
 export interface RequestLine {
   readonly requestId: string;
   readonly protocol: RequestLog["protocol"];
@@ -41,8 +45,9 @@ function writeLogLine(
   req: NodeServerRequest,
   res: NodeServerResponse,
   log: RequestLog,
-  observe: ((line: RequestLine) => void) | undefined,
+  onEnd: ((line: RequestLine, log: RequestLog) => void) | undefined,
 ): void {
+  if (log.deadline) clearTimeout(log.deadline);
   const ms = Number(process.hrtime.bigint() - log.startedAt) / 1e6;
   const e = log.error;
   const line = {
@@ -63,14 +68,19 @@ function writeLogLine(
   };
   if (e && e.spec.cause === "SERVER_FAILED") logger.error(line, "request failed");
   else logger.info(line, "request");
-  observe?.(line as RequestLine);
+  onEnd?.(line as RequestLine, log);
 }
 
-/** Builds the listener from routes tried in order; no match answers 404. */
+/**
+ * Builds the listener from routes tried in order; no match answers 404.
+ * `onEnd` runs once per request when it ends (answered or abandoned); it is
+ * the one place per-request resources are released, so a request costs one
+ * "close" listener, not one per stage.
+ */
 export function createRequestListener(
   logger: Logger,
   routes: readonly Route[],
-  observe?: (line: RequestLine) => void,
+  onEnd?: (line: RequestLine, log: RequestLog) => void,
 ): NodeHandler {
   return (req, res) => {
     const given = req.headers["x-request-id"];
@@ -83,9 +93,9 @@ export function createRequestListener(
     };
     attachRequestLog(req, log);
     res.setHeader("x-request-id", requestId);
-    res.once("close", () => writeLogLine(logger, req, res, log, observe));
+    res.once("close", () => writeLogLine(logger, req, res, log, onEnd));
     try {
-      for (const route of routes) if (route(req, res, path)) return;
+      for (const route of routes) if (route(req, res, path, log)) return;
       sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${path}.`));
     } catch (e) {
       // Routes answer their own errors; this is the last guard against a crash.

@@ -22,6 +22,10 @@ export interface RequestLog {
   error?: AppError;
   endpointId?: string;
   invoiceId?: string;
+  /** Counted against limits.maxInFlight by admission; released when the request ends. */
+  admitted?: boolean;
+  /** The server deadline's timer, cleared when the request ends. */
+  deadline?: NodeJS.Timeout;
 }
 
 const logs = new WeakMap<object, RequestLog>();

@@ -28,8 +28,11 @@ export interface RequestObservation {
 /** The metrics of one server. */
 export interface Metrics {
   readonly registry: Registry;
-  /** Requests admitted and not yet answered. */
-  readonly inFlight: Gauge;
+  /**
+   * Where `cp_requests_in_flight` is read at each scrape (the admission
+   * count); read, not pushed, so a request costs the gauge nothing.
+   */
+  readInFlightFrom(read: () => number): void;
   observeRequest(o: RequestObservation): void;
   /** Counts one issued access token. */
   countTokenIssued(): void;
@@ -62,10 +65,14 @@ export function createMetrics(): Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const inFlight = new Gauge({
+  let readInFlight = () => 0;
+  new Gauge({
     name: "cp_requests_in_flight",
     help: "Requests admitted (counted against limits.maxInFlight) and not yet answered.",
     registers: [registry],
+    collect() {
+      this.set(readInFlight());
+    },
   });
   const tokensIssued = new Counter({
     name: "cp_access_tokens_issued_total",
@@ -108,7 +115,9 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
-    inFlight,
+    readInFlightFrom(read) {
+      readInFlight = read;
+    },
     observeRequest(o) {
       requests.inc({
         operation: o.operation,
@@ -131,20 +140,19 @@ export function createMetrics(): Metrics {
       });
     },
     instrumentStore(store) {
-      const wrapped = new Map<PropertyKey, unknown>();
-      return new Proxy(store, {
-        get(target, prop) {
-          const value = Reflect.get(target, prop, target);
-          // close() is not a latency worth a series; db handles and the like pass through.
-          if (typeof value !== "function" || typeof prop !== "string" || prop === "close") return value;
-          let fn = wrapped.get(prop);
-          if (fn === undefined) {
-            fn = timed(prop, value as (...args: unknown[]) => unknown, target);
-            wrapped.set(prop, fn);
-          }
-          return fn;
-        },
-      });
+      // A plain object over the store, built once: each method is replaced by
+      // its timed version, everything else is inherited. (A Proxy would run a
+      // trap on every property read of every request.)
+      const wrapped = Object.create(store) as typeof store;
+      for (const [name, value] of Object.entries(store)) {
+        // close() is not a latency worth a series.
+        if (typeof value !== "function" || name === "close") continue;
+        Object.defineProperty(wrapped, name, {
+          value: timed(name, value as (...args: unknown[]) => unknown, store),
+          enumerable: true,
+        });
+      }
+      return wrapped;
     },
     async scrape() {
       return { contentType: registry.contentType, body: await registry.metrics() };

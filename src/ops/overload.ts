@@ -16,7 +16,7 @@ import { toConnectError } from "../http/connect-errors.js";
 import { sendError } from "../http/json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
 import type { Route } from "../http/request-listener.js";
-import { kRequestLog } from "../http/request-log.js";
+import { kRequestLog, type RequestLog } from "../http/request-log.js";
 import { shuttingDown } from "./health.js";
 
 /** Seconds a refused caller is told to wait. */
@@ -30,14 +30,17 @@ export interface AdmissionOptions {
   readonly isExempt: (path: string) => boolean;
   /** Paths served by the RPC handler, refused through the interceptor. */
   readonly isRpc: (path: string) => boolean;
-  /** Told when the number of admitted requests changes. */
-  readonly onInFlight?: (n: number) => void;
 }
 
 /** The admission gate. */
 export interface Admission {
-  /** The first route of the listener; passes admitted requests on. */
+  /**
+   * The first route of the listener; passes admitted requests on and marks
+   * them (`log.admitted`).
+   */
   readonly route: Route;
+  /** Frees an admitted request's place; the listener's onEnd calls it. */
+  release(log: RequestLog): void;
   /** Requests admitted and not yet answered. */
   readonly inFlight: number;
 }
@@ -55,7 +58,7 @@ export const kRefusal = createContextKey<AppError | undefined>(undefined, { desc
 /** Creates the admission gate. */
 export function createAdmission(options: AdmissionOptions): Admission {
   let inFlight = 0;
-  const route: Route = (req, res, path) => {
+  const route: Route = (req, res, path, log) => {
     if (options.isExempt(path)) return false;
     let refusal: AppError | undefined;
     if (options.isDraining()) refusal = shuttingDown();
@@ -66,11 +69,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
     }
     if (refusal === undefined) {
       inFlight++;
-      options.onInFlight?.(inFlight);
-      res.once("close", () => {
-        inFlight--;
-        options.onInFlight?.(inFlight);
-      });
+      log.admitted = true;
       return false;
     }
     res.setHeader("retry-after", RETRY_AFTER_SECONDS);
@@ -87,6 +86,11 @@ export function createAdmission(options: AdmissionOptions): Admission {
   };
   return {
     route,
+    release(log) {
+      if (!log.admitted) return;
+      log.admitted = false;
+      inFlight--;
+    },
     get inFlight() {
       return inFlight;
     },
@@ -170,13 +174,13 @@ export function routerWithInterceptors(router: ConnectRouter, interceptors: Inte
  * may still complete; its late answer is dropped.
  */
 export function withDeadline(route: Route, ms: number): Route {
-  return (req: NodeServerRequest, res: NodeServerResponse, path: string) => {
-    if (!route(req, res, path)) return false;
-    const timer = setTimeout(() => {
+  return (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => {
+    if (!route(req, res, path, log)) return false;
+    // The request listener clears it when the request ends.
+    log.deadline = setTimeout(() => {
       if (res.headersSent || res.writableEnded) return;
       sendError(req, res, deadlineError(ms), req.httpVersionMajor === 1 ? { connection: "close" } : undefined);
     }, ms);
-    res.once("close", () => clearTimeout(timer));
     return true;
   };
 }
