@@ -61,12 +61,16 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
   async function run(operation: Operation, body: unknown): Promise<InitiateResult> {
     const parsed = parseInitiateRequest(operation, body);
     const request: HashedInitiateRequest = { ...parsed, accessTokenHash: hashAccessToken(parsed.accessToken) };
-    if (deps.checkAccessToken) await deps.checkAccessToken(request);
+    // Each await is a turn of the microtask queue per request: taken only
+    // when a step really is asynchronous.
+    const tokenChecked = deps.checkAccessToken?.(request);
+    if (tokenChecked) await tokenChecked;
     const endpoint = deps.endpoints.find(operation, request.currency);
     if (!endpoint) {
       throw new AppError("CURRENCY_NOT_ACCEPTED", `No endpoint accepts ${operation} in ${request.currency}.`);
     }
-    if (deps.filters) await deps.filters(request);
+    const filtered = deps.filters?.(request);
+    if (filtered) await filtered;
     const createdAt = now();
     const invoiceId = newInvoiceId(createdAt.getTime());
     const nonce = drawNonce(createdAt.getTime());

@@ -8,6 +8,7 @@ import { AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService } from "../core/initiate-service.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import type { Route } from "./request-listener.js";
 import { noteSuccess, requestLogOf } from "./request-log.js";
 
 /** The documented paths and the operation each starts. */
@@ -111,14 +112,16 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
  * application/json, at most `maxBodyBytes`, valid UTF-8 JSON. Throws AppError;
  * answer it with sendJsonPathError.
  */
-export async function readJsonPost(req: NodeServerRequest, maxBodyBytes: number): Promise<unknown> {
+export function readJsonPost(req: NodeServerRequest, maxBodyBytes: number): Promise<unknown> {
   if (req.method !== "POST") {
-    throw new AppError("METHOD_NOT_ALLOWED", `Use POST for this path (got ${req.method}).`);
+    return Promise.reject(new AppError("METHOD_NOT_ALLOWED", `Use POST for this path (got ${req.method}).`));
   }
   if (!JSON_TYPE.test(req.headers["content-type"] ?? "")) {
-    throw new AppError("CONTENT_TYPE_UNSUPPORTED", "The request must have Content-Type: application/json.");
+    return Promise.reject(
+      new AppError("CONTENT_TYPE_UNSUPPORTED", "The request must have Content-Type: application/json."),
+    );
   }
-  return parseJsonBody(await readBody(req, maxBodyBytes));
+  return readBody(req, maxBodyBytes).then(parseJsonBody);
 }
 
 /** Answers any failure of a JSON path with the documented body and the headers its error needs. */
@@ -140,23 +143,21 @@ export function sendJsonPathError(req: NodeServerRequest, res: NodeServerRespons
  * Returns a handler for the documented JSON paths, or undefined for any other
  * path so the caller can try its next route.
  */
-export function jsonRoutes(
-  core: InitiateService,
-  options: { readonly maxBodyBytes: number },
-): (req: NodeServerRequest, res: NodeServerResponse, path: string) => boolean {
-  async function serve(req: NodeServerRequest, res: NodeServerResponse, operation: Operation): Promise<void> {
-    const log = requestLogOf(req);
-    if (log) log.operation = operation;
-    const body = await readJsonPost(req, options.maxBodyBytes);
-    const result = await core.initiate(operation, body);
-    noteSuccess(log, result);
-    sendJson(res, 200, result);
-  }
-
-  return (req, res, path) => {
+export function jsonRoutes(core: InitiateService, options: { readonly maxBodyBytes: number }): Route {
+  return (req, res, path, log) => {
     const operation = JSON_PATHS.get(path);
     if (operation === undefined) return false;
-    serve(req, res, operation).catch((e: unknown) => sendJsonPathError(req, res, e));
+    log.operation = operation;
+    // A plain chain, no async function: one microtask turn per step.
+    readJsonPost(req, options.maxBodyBytes)
+      .then((body) => core.initiate(operation, body))
+      .then(
+        (result) => {
+          noteSuccess(log, result);
+          sendJson(res, 200, result);
+        },
+        (e: unknown) => sendJsonPathError(req, res, e),
+      );
     return true;
   };
 }
