@@ -164,6 +164,17 @@ export function createServer(config: Config, logger: Logger): AppServer {
     socket.once("close", () => sockets.delete(socket));
   };
 
+  // Requests node:http refuses before any route sees them get the error body too.
+  const clientErrors = answerClientErrors(logger, (code) =>
+    metrics.observeRequest({
+      operation: "other",
+      protocol: "http",
+      outcome: "error",
+      cause: ERROR_CATALOGUE[code].cause,
+      code,
+      seconds: 0,
+    }),
+  );
   let front: NetServer;
   let http1: http.Server | undefined;
   const limits = config.limits;
@@ -176,6 +187,8 @@ export function createServer(config: Config, logger: Logger): AppServer {
       listener as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
     secure.on("session", trackSession);
+    // Emitted for HTTP/1.1 connections (allowHTTP1): node:http's parser runs on them.
+    secure.on("clientError", clientErrors);
     secure.on("secureConnection", trackSocket);
     front = secure;
   } else {
@@ -195,19 +208,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
     // starts tracking connections, which the timeouts and closeIdleConnections()
     // rely on, only on "listening".
     http1.emit("listening");
-    http1.on(
-      "clientError",
-      answerClientErrors(logger, (code) =>
-        metrics.observeRequest({
-          operation: "other",
-          protocol: "http",
-          outcome: "error",
-          cause: ERROR_CATALOGUE[code].cause,
-          code,
-          seconds: 0,
-        }),
-      ),
-    );
+    http1.on("clientError", clientErrors);
     const h2c = http2.createServer(h2Options, listener);
     h2c.on("session", trackSession);
     front = createSniffingServer({ http1, http2: h2c, firstByteTimeoutMs: limits.headersTimeoutMs });

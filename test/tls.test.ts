@@ -9,6 +9,7 @@ import * as https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
+import * as tls from "node:tls";
 import { fromJson, type JsonObject } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -142,6 +143,30 @@ describe("TLS", () => {
     expect(httpVersion).toBe("1.1");
     expect(status).toBe(200);
     expectSignedAnswer(JSON.parse(body) as Answer, { accessToken: s.accessToken, currency: "EUR" });
+  });
+
+  it("answers bytes that are not HTTP/1.1 with the documented 400 body, over TLS too", async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect(
+        {
+          host: "127.0.0.1",
+          port: Number(new URL(s.url).port),
+          ca,
+          ALPNProtocols: ["http/1.1"],
+          servername: "localhost",
+        },
+        () => socket.write("NOT HTTP AT ALL\r\n\r\n"),
+      );
+      let text = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (c: string) => {
+        text += c;
+      });
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('"code":"HTTP_MALFORMED"');
   });
 
   it("refuses a client that does not trust the certificate", async () => {
