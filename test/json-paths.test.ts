@@ -353,4 +353,30 @@ describe("a caller that goes away mid-body", () => {
     expect(line?.status).toBeUndefined();
     expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
   });
+
+  it("is logged as aborted over HTTP/2 when the caller cancels its stream, with no status or error code", async () => {
+    const id = "abort-http2-json";
+    const session = http2.connect(s.url);
+    try {
+      await new Promise<void>((resolve) => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": "/sale/initiate-sale",
+          "content-type": "application/json",
+          "x-request-id": id,
+        });
+        req.on("error", () => resolve());
+        req.on("close", () => resolve());
+        req.write('{"consumer":');
+        setTimeout(() => req.close(http2.constants.NGHTTP2_CANCEL), 50);
+      });
+      const line = await s.logLineFor(id);
+      expect(line).toMatchObject({ requestId: id, outcome: "aborted" });
+      expect(line?.code).toBeUndefined();
+      expect(line?.status).toBeUndefined();
+    } finally {
+      session.close();
+    }
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+  });
 });

@@ -49,16 +49,23 @@ function writeLogLine(
 ): void {
   if (log.deadline) clearTimeout(log.deadline);
   const ms = Number(process.hrtime.bigint() - log.startedAt) / 1e6;
-  const e = log.error;
+  // An answer that did not reach the caller (it went away or cancelled its
+  // stream) is "aborted". Over HTTP/2 node's compatibility layer ends a
+  // cancelled body like a complete one and the cancel shows only now, as the
+  // stream's reset code; a parse error of that cut body is not the caller's
+  // error, but a failure of the server still is.
+  const reset = "stream" in res ? res.stream.rstCode : undefined;
+  const delivered = res.writableFinished && !reset;
+  const e = delivered || log.error?.spec.cause === "SERVER_FAILED" ? log.error : undefined;
   const line = {
     requestId: log.requestId,
     protocol: log.protocol,
     method: req.method,
     path: pathOf(req.url),
     // No status when nothing was answered (the caller went away first).
-    status: res.headersSent ? res.statusCode : undefined,
+    status: delivered ? res.statusCode : undefined,
     operation: log.operation,
-    outcome: e ? "error" : res.writableFinished ? "ok" : "aborted",
+    outcome: !delivered ? "aborted" : e ? "error" : "ok",
     cause: e?.spec.cause,
     code: e?.code,
     reason: e?.logDetail,
