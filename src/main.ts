@@ -46,10 +46,16 @@ async function main(): Promise<number> {
   // asynchronous in-thread destination: about half the cost per line, which
   // re-measures the whole buffered string at every write (bench/README.md).
   // pino flushes the worker when the process exits.
-  const logger = pino(
-    { level: config.log.level, base: { service: "cp-server" } },
-    pino.transport({ target: "pino/file", options: { destination: 1 } }),
-  );
+  const logOutput = pino.transport({ target: "pino/file", options: { destination: 1 } });
+  // A closed stdout (the log collector went away) must not take the server
+  // down with it: said once on stderr; the lines after it are lost.
+  let logOutputFailed = false;
+  logOutput.on("error", (e: Error) => {
+    if (logOutputFailed) return;
+    logOutputFailed = true;
+    process.stderr.write(`log output failed (${e.message}); further log lines are dropped\n`);
+  });
+  const logger = pino({ level: config.log.level, base: { service: "cp-server" } }, logOutput);
   const server = createServer(config, logger);
   let address: Awaited<ReturnType<typeof server.listen>>;
   try {
