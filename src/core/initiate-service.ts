@@ -60,7 +60,18 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
 
   async function run(operation: Operation, body: unknown): Promise<InitiateResult> {
     const parsed = parseInitiateRequest(operation, body);
-    const request: HashedInitiateRequest = { ...parsed, accessTokenHash: hashAccessToken(parsed.accessToken) };
+    // A literal of one fixed shape: cheaper per request than a spread.
+    const request: HashedInitiateRequest = {
+      operation: parsed.operation,
+      serialNumber: parsed.serialNumber,
+      imei: parsed.imei,
+      ipAddresses: parsed.ipAddresses,
+      location: parsed.location,
+      accessToken: parsed.accessToken,
+      currency: parsed.currency,
+      amountCentis: parsed.amountCentis,
+      accessTokenHash: hashAccessToken(parsed.accessToken),
+    };
     // Each await is a turn of the microtask queue per request: taken only
     // when a step really is asynchronous.
     const tokenChecked = deps.checkAccessToken?.(request);

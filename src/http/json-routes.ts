@@ -24,12 +24,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function sendJson(res: NodeServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, {
+  // A plain literal on the success path (no spread): this runs for every answer.
+  const headers: Record<string, string | number> = {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",
-    ...extra,
-  });
+  };
+  if (extra) Object.assign(headers, extra);
+  res.writeHead(status, headers);
   res.end(text);
 }
 
