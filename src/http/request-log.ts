@@ -28,16 +28,20 @@ export interface RequestLog {
   deadline?: NodeJS.Timeout;
 }
 
-const logs = new WeakMap<object, RequestLog>();
+// The record rides on the request object under a private symbol. A WeakMap
+// would do the same, but every request would add an entry the garbage
+// collector has to process as an ephemeron.
+const kLog = Symbol("request log");
+type WithLog = NodeServerRequest & { [kLog]?: RequestLog };
 
 /** Attaches the log record to a request, so later stages find it. */
 export function attachRequestLog(req: NodeServerRequest, log: RequestLog): void {
-  logs.set(req, log);
+  (req as WithLog)[kLog] = log;
 }
 
 /** The log record of a request (always set by the request listener). */
 export function requestLogOf(req: NodeServerRequest): RequestLog | undefined {
-  return logs.get(req);
+  return (req as WithLog)[kLog];
 }
 
 /** Carries the record into Connect handlers through context values. */
