@@ -155,12 +155,7 @@ export function createAccessTokens(deps: AccessTokensDeps): AccessTokens {
 
     async check(presented) {
       const hash = presented.accessTokenHash ?? hashAccessToken(presented.accessToken);
-      let record: AccessTokenRecord | undefined;
-      try {
-        record = await deps.store.findToken(hash);
-      } catch (e) {
-        storeFailure(e);
-      }
+      const record = await deps.store.findToken(hash).catch(storeFailure);
       // The reasons differ only in the log: a caller probing tokens learns
       // nothing about which ones exist, for which device, or when they ended.
       if (!record) throw invalid("access token unknown");

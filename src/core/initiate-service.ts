@@ -72,16 +72,12 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
       amountCentis: parsed.amountCentis,
       accessTokenHash: hashAccessToken(parsed.accessToken),
     };
-    // Each await is a turn of the microtask queue per request: taken only
-    // when a step really is asynchronous.
-    const tokenChecked = deps.checkAccessToken?.(request);
-    if (tokenChecked) await tokenChecked;
+    if (deps.checkAccessToken) await deps.checkAccessToken(request);
     const endpoint = deps.endpoints.find(operation, request.currency);
     if (!endpoint) {
       throw new AppError("CURRENCY_NOT_ACCEPTED", `No endpoint accepts ${operation} in ${request.currency}.`);
     }
-    const filtered = deps.filters?.(request);
-    if (filtered) await filtered;
+    if (deps.filters) await deps.filters(request);
     const createdAt = now();
     const invoiceId = newInvoiceId(createdAt.getTime());
     const nonce = drawNonce(createdAt.getTime());

@@ -4,7 +4,7 @@
  * each in a unique index, and a key that starts with the time lands next to the
  * keys written just before it. Fully random keys scatter every insert over
  * the whole index, so each committed row rewrites whole index pages; measured
- * on SQLite (bench/README.md, "Findings"), a row cost 41 µs with random keys
+ * on SQLite (bench/README.md, "Findings"), a row cost 57 µs with random keys
  * and 16 µs with these.
  */
 import { randomBytes } from "node:crypto";

@@ -22,12 +22,8 @@ import type { VelocityStore } from "../velocity-store.js";
 import { type FilterRules, hasVelocityLimits } from "./rules.js";
 import { createVelocityCheck } from "./velocity.js";
 
-/**
- * Refuses a request by throwing AppError. Rules that need no store answer at
- * once (a throw, or undefined to let the request pass); only the velocity rule,
- * which reads the store, returns a promise.
- */
-export type RequestFilter = (request: HashedInitiateRequest) => Promise<void> | undefined;
+/** Refuses a request by throwing AppError; resolves when every rule lets it pass. */
+export type RequestFilter = (request: HashedInitiateRequest) => Promise<void>;
 
 /** What the evaluator needs besides the rules. */
 export interface RequestFilterDeps {
@@ -132,13 +128,11 @@ export function createRequestFilter(rules: FilterRules, deps: RequestFilterDeps 
     if (!deps.velocityStore) throw new Error("filters.velocity is configured but the store cannot count attempts");
     velocity = createVelocityCheck(rules, deps.velocityStore, now);
   }
-  // Not async: without velocity limits the rules answer at once, and the
-  // caller awaits only when there is something to wait for.
-  return (request) => {
+  return async (request) => {
     checkAmount(rules, request);
     checkDevice(rules, request);
     checkIpAddresses(rules, request);
     checkLocation(rules, request);
-    return velocity ? velocity(request) : undefined;
+    if (velocity) await velocity(request);
   };
 }
