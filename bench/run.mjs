@@ -5,9 +5,10 @@
  * the README's benchmark section. See bench/README.md.
  *
  * Options: --duration S (10), --connections N (50), --warmup S (3),
- * --only 1,5 (target numbers), --profile (node --cpu-prof on this server's
- * targets), --smoke (1 s per target, results to a temp dir, README untouched),
- * --out DIR.
+ * --rounds N (3: every target N times, interleaved; each target's figures are
+ * those of its median round), --only 1,5 (target numbers), --profile (node
+ * --cpu-prof on this server's targets), --smoke (1 s per target, 2 rounds,
+ * results to a temp dir, README untouched), --out DIR.
  */
 import { execSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,7 +20,7 @@ import { runAutocannon, runH2load } from "./lib/load.mjs";
 import { startTarget } from "./lib/processes.mjs";
 import { summarizeProfile } from "./lib/profile.mjs";
 import { updateReadme } from "./lib/readme.mjs";
-import { computeRatios, toMarkdown, toSvg } from "./lib/report.mjs";
+import { computeRatios, medianRound, toMarkdown, toSvg } from "./lib/report.mjs";
 import {
   checkGrpc,
   checkJson,
@@ -37,6 +38,7 @@ const { values: opts } = parseArgs({
     duration: { type: "string" },
     connections: { type: "string", default: "50" },
     warmup: { type: "string" },
+    rounds: { type: "string" },
     only: { type: "string" },
     profile: { type: "boolean", default: false },
     smoke: { type: "boolean", default: false },
@@ -46,9 +48,13 @@ const { values: opts } = parseArgs({
 const duration = Number(opts.duration ?? (opts.smoke ? 1 : 10));
 const warmup = Number(opts.warmup ?? (opts.smoke ? 1 : 3));
 const connections = Number(opts.connections);
-if (!(duration > 0) || !(warmup >= 0) || !(connections >= 1)) {
+// Figures on a shared 2-core VM move by ±10% from one run of a target to the
+// next; the median of interleaved rounds keeps one slow or fast moment from
+// deciding a ratio.
+const rounds = Number(opts.rounds ?? (opts.smoke ? 2 : 3));
+if (!(duration > 0) || !(warmup >= 0) || !(connections >= 1) || !Number.isInteger(rounds) || rounds < 1) {
   process.stderr.write(
-    "usage: npm run bench -- [--duration S] [--connections N] [--warmup S] [--only 1,2] [--smoke]\n",
+    "usage: npm run bench -- [--duration S] [--connections N] [--warmup S] [--rounds N] [--only 1,2] [--smoke]\n",
   );
   process.exit(2);
 }
@@ -126,27 +132,43 @@ function machine() {
 const report = {
   startedAt: new Date().toISOString(),
   machine: machine(),
-  options: { duration, warmup, connections, smoke: opts.smoke, profile: opts.profile },
+  options: { duration, warmup, connections, rounds, smoke: opts.smoke, profile: opts.profile },
   targets: [],
   ratios: {},
 };
-log(`bench: ${connections} connections, ${warmup} s warm-up + ${duration} s per target; logs in ${work}`);
+log(
+  `bench: ${connections} connections, ${warmup} s warm-up + ${duration} s per target, ${rounds} round(s); logs in ${work}`,
+);
+const selected = TARGETS.filter((t) => !only || only.has(t.id));
+const runs = new Map(selected.map((t) => [t.id, []]));
+const failures = new Map();
+for (let round = 1; round <= rounds; round++) {
+  for (const target of selected) {
+    if (failures.has(target.id)) continue;
+    try {
+      const figures = await measure(target);
+      if (figures.ok === 0) throw new Error("no request was answered with 2xx");
+      runs.get(target.id).push(figures);
+      const l = figures.latencyMs;
+      log(
+        `${rounds > 1 ? `[round ${round}] ` : ""}${target.id}. ${target.name}: ${figures.requestsPerSecond} req/s, ` +
+          `p50 ${l.p50} ms, p99 ${l.p99} ms, p99.9 ${l.p999} ms, ` +
+          `RSS ${Math.round(figures.peakRssBytes / 2 ** 20)} MiB, non-2xx ${figures.errors.non2xx}`,
+      );
+    } catch (e) {
+      failures.set(target.id, e.message);
+      log(`${target.id}. ${target.name}: FAILED: ${e.message}`);
+    }
+  }
+}
 let broken = 0;
-for (const target of TARGETS) {
-  if (only && !only.has(target.id)) continue;
+for (const target of selected) {
   const row = { id: target.id, name: target.name, short: target.short, protocol: target.protocol };
-  try {
-    Object.assign(row, await measure(target));
-    if (row.ok === 0) throw new Error("no request was answered with 2xx");
-    const l = row.latencyMs;
-    log(
-      `${target.id}. ${target.name}: ${row.requestsPerSecond} req/s, p50 ${l.p50} ms, p99 ${l.p99} ms, ` +
-        `p99.9 ${l.p999} ms, RSS ${Math.round(row.peakRssBytes / 2 ** 20)} MiB, non-2xx ${row.errors.non2xx}`,
-    );
-  } catch (e) {
+  if (failures.has(target.id)) {
     broken++;
-    row.failure = e.message;
-    log(`${target.id}. ${target.name}: FAILED: ${e.message}`);
+    row.failure = failures.get(target.id);
+  } else {
+    Object.assign(row, medianRound(runs.get(target.id)));
   }
   report.targets.push(row);
 }

@@ -15,6 +15,31 @@ export const RATIOS = {
 /** p99 of target 1 must stay at or under this at 50 connections. */
 export const P99_GOAL_MS = 10;
 
+/**
+ * One target's row from its rounds: every figure of the median round by
+ * requests/s (with an even count, the slower of the two middle rounds), plus
+ * each round's requests/s, the spread between the fastest and slowest round
+ * relative to the median, and the errors of all rounds added up, so an error
+ * in any round shows.
+ */
+export function medianRound(runs) {
+  const sorted = [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)];
+  const all = runs.map((r) => r.requestsPerSecond);
+  const spread = (Math.max(...all) - Math.min(...all)) / median.requestsPerSecond;
+  const errors = { ...median.errors };
+  for (const key of ["non2xx", "socket", "failed", "errored", "timeouts"]) {
+    if (runs.some((r) => r.errors[key] != null)) errors[key] = runs.reduce((n, r) => n + (r.errors[key] ?? 0), 0);
+  }
+  return {
+    ...median,
+    errors,
+    rounds: all,
+    spreadPct: Math.round(spread * 1000) / 10,
+    peakRssBytes: Math.max(...runs.map((r) => r.peakRssBytes ?? 0)) || null,
+  };
+}
+
 /** Ratios of requests/s between targets; null when either side did not run. */
 export function computeRatios(results) {
   const rps = (n) => results.find((r) => r.id === n && !r.failure)?.requestsPerSecond;
@@ -45,15 +70,20 @@ export function toMarkdown(report) {
   const lines = [
     `Run ${report.startedAt} on ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, ` +
       `${machine.os}, Node ${machine.node}. Load: ${options.connections} connections, ` +
-      `${options.warmup} s warm-up then ${options.duration} s per target.`,
+      `${options.warmup} s warm-up then ${options.duration} s per target, ${options.rounds ?? 1} round(s) ` +
+      "with the targets interleaved; each row is the target's median round (latency from that round, " +
+      "peak RSS the highest of all rounds, errors added up over all rounds).",
     "",
-    "| # | target | protocol | req/s | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |",
-    "|---|---|---|---:|---:|---:|---:|---:|---|",
+    "| # | target | protocol | req/s | every round | spread | p50 ms | p99 ms | p99.9 ms | peak RSS MiB | errors |",
+    "|---|---|---|---:|---|---:|---:|---:|---:|---:|---|",
   ];
   for (const r of report.targets) {
+    const each = r.rounds?.join(" / ") ?? "-";
+    const spread = r.spreadPct == null ? "-" : `${r.spreadPct}%`;
     lines.push(
-      `| ${r.id} | ${r.name} | ${r.protocol} | ${r.failure ? "-" : r.requestsPerSecond} | ${ms(r.latencyMs?.p50)} | ` +
-        `${ms(r.latencyMs?.p99)} | ${ms(r.latencyMs?.p999)} | ${mb(r.peakRssBytes)} | ${errorText(r)} |`,
+      `| ${r.id} | ${r.name} | ${r.protocol} | ${r.failure ? "-" : r.requestsPerSecond} | ${each} | ${spread} | ` +
+        `${ms(r.latencyMs?.p50)} | ${ms(r.latencyMs?.p99)} | ${ms(r.latencyMs?.p999)} | ${mb(r.peakRssBytes)} | ` +
+        `${errorText(r)} |`,
     );
   }
   lines.push("", "| ratio | value | goal | met |", "|---|---:|---:|---|");
