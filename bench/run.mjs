@@ -69,7 +69,7 @@ if (opts.profile) mkdirSync(profileDir, { recursive: true });
 
 const log = (text) => process.stdout.write(`${text}\n`);
 
-async function measure(target) {
+async function measure(target, round) {
   const started = await startTarget({
     name: `target-${target.id}`,
     script: join(ROOT, target.script),
@@ -101,8 +101,8 @@ async function measure(target) {
       await checkJson(url, headers, body);
       drive = (seconds) => runAutocannon({ url, headers, body, connections, duration: seconds });
     }
-    if (warmup > 0) await drive(warmup, join(work, `h2load-warmup-${target.id}.log`));
-    const figures = await drive(duration, join(work, `h2load-${target.id}.log`));
+    if (warmup > 0) await drive(warmup, join(work, `h2load-warmup-${target.id}-${round}.log`));
+    const figures = await drive(duration, join(work, `h2load-${target.id}-${round}.log`));
     const peakRssBytes = started.peakRssBytes();
     return { ...figures, peakRssBytes, accessToken: tokenSource };
   } finally {
@@ -146,7 +146,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const target of selected) {
     if (failures.has(target.id)) continue;
     try {
-      const figures = await measure(target);
+      const figures = await measure(target, round);
       if (figures.ok === 0) throw new Error("no request was answered with 2xx");
       runs.get(target.id).push(figures);
       const l = figures.latencyMs;

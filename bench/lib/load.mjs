@@ -4,7 +4,7 @@
  * report everything else as errors, and give p50/p99/p99.9 latency in ms.
  */
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import autocannon from "autocannon";
 
 /**
@@ -45,6 +45,8 @@ export async function runAutocannon({ url, headers, body, connections, duration 
  * percentiles and the 2xx count are exact.
  */
 export async function runH2load({ url, bodyFile, headers, connections, duration, logFile }) {
+  // h2load appends to an existing log file; a stale one would count an earlier run's requests.
+  rmSync(logFile, { force: true });
   const args = ["-c", String(connections), "-m", "1", "-t", "1", "-D", String(duration), "-d", bodyFile];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   args.push("--log-file", logFile, url);
