@@ -24,7 +24,7 @@ import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
 import { createSniffingServer } from "./http/protocol-sniffer.js";
 import { createRequestListener, type Route } from "./http/request-listener.js";
-import { kRequestLog, requestLogOf } from "./http/request-log.js";
+import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
 import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
@@ -126,6 +126,8 @@ export function createServer(config: Config, logger: Logger): AppServer {
     grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
     connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
     (req, res) => {
+      // connect writes its own headers; this one goes in first.
+      res.setHeader("x-request-id", requestIdOf(res));
       connectHandler(req, res);
       return true;
     },

@@ -12,6 +12,7 @@ import { toConnectError } from "./connect-errors.js";
 import { parseJsonBody } from "./json-routes.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
 import type { Route } from "./request-listener.js";
+import { requestIdOf } from "./request-log.js";
 import { decodeInitiateJson } from "./rpc-adapter.js";
 
 // connect-es's unary JSON content type (see its protocol-connect/content-type.js).
@@ -21,6 +22,7 @@ function send(res: Parameters<LeanCodec["answer"]>[0], status: number, body: Uin
   res.writeHead(status, {
     "content-type": "application/json",
     "content-length": typeof body === "string" ? Buffer.byteLength(body) : body.byteLength,
+    "x-request-id": requestIdOf(res),
     ...(close ? { connection: "close" } : {}),
   });
   res.end(body);

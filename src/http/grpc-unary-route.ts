@@ -14,6 +14,7 @@ import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
 import type { Route } from "./request-listener.js";
+import { requestIdOf } from "./request-log.js";
 
 const PROTO = new Set(["application/grpc", "application/grpc+proto"]);
 const RESPONSE_TYPE = "application/grpc+proto";
@@ -38,13 +39,13 @@ const grpcCodec: LeanCodec = {
   },
   answer(res, method, result) {
     const payload = toBinary(method.output, create(method.output, result));
-    res.writeHead(200, { "content-type": RESPONSE_TYPE });
+    res.writeHead(200, { "content-type": RESPONSE_TYPE, "x-request-id": requestIdOf(res) });
     res.addTrailers({ "grpc-status": "0" });
     res.end(encodeEnvelope(0, payload));
   },
   // Status in the headers and no message ("trailers-only"), as gRPC answers errors.
   answerError(_req, res, error) {
-    const headers: Record<string, string> = { "content-type": RESPONSE_TYPE };
+    const headers: Record<string, string> = { "content-type": RESPONSE_TYPE, "x-request-id": requestIdOf(res) };
     setTrailerStatus(new Headers(), toConnectError(error)).forEach((value, key) => {
       headers[key] = value;
     });

@@ -9,7 +9,7 @@ import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService } from "../core/initiate-service.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import type { Route } from "./request-listener.js";
-import { noteSuccess, requestLogOf } from "./request-log.js";
+import { noteSuccess, requestIdOf, requestLogOf } from "./request-log.js";
 
 /** The documented paths and the operation each starts. */
 export const JSON_PATHS: ReadonlyMap<string, Operation> = new Map([
@@ -20,7 +20,7 @@ export const JSON_PATHS: ReadonlyMap<string, Operation> = new Map([
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Writes a JSON answer with the headers every answer of ours carries. */
+/** Writes a JSON answer with the headers every answer of ours carries, x-request-id among them. */
 export function sendJson(res: NodeServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
@@ -29,6 +29,7 @@ export function sendJson(res: NodeServerResponse, status: number, body: unknown,
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",
+    "x-request-id": requestIdOf(res),
   };
   if (extra) Object.assign(headers, extra);
   res.writeHead(status, headers);

@@ -16,6 +16,7 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * A route: serves the request and returns true, or returns false to pass.
+ * Whatever answers puts `x-request-id: requestIdOf(res)` in its headers.
  * `log` is the request's record (see request-log.ts), for routes that note
  * something about the request or hold a resource until it ends.
  */
@@ -99,7 +100,7 @@ export function createRequestListener(
       startedAt: process.hrtime.bigint(),
     };
     attachRequestLog(req, log);
-    res.setHeader("x-request-id", requestId);
+    // Routes put x-request-id in the headers they answer with (requestIdOf).
     res.once("close", () => writeLogLine(logger, req, res, log, onEnd));
     try {
       for (const route of routes) if (route(req, res, path, log)) return;

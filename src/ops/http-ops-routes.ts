@@ -8,6 +8,7 @@ import { AppError } from "../core/error-catalogue.js";
 import { sendError, sendJson } from "../http/json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
 import type { Route } from "../http/request-listener.js";
+import { requestIdOf } from "../http/request-log.js";
 import type { ServingState } from "./health.js";
 import type { Metrics } from "./metrics.js";
 
@@ -43,6 +44,7 @@ async function serve(
     "content-type": contentType,
     "content-length": Buffer.byteLength(body),
     "cache-control": "no-store",
+    "x-request-id": requestIdOf(res),
   });
   res.end(body);
 }
