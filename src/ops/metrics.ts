@@ -56,9 +56,13 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  // Counted per label set in plain numbers and added to the counter when it is
-  // scraped: prom-client's inc() hashes the label object on every call.
-  const requestTallies = new Map<string, { labels: Record<RequestLabel, string>; pending: number }>();
+  // One entry per label set: the count not yet added to the counter (added
+  // when scraped: prom-client's inc() hashes the label object on every call)
+  // and the set's duration cell, so a request costs one map lookup.
+  const requestTallies = new Map<
+    string,
+    { labels: Record<RequestLabel, string>; pending: number; duration: TallyCell }
+  >();
   new Counter({
     name: "cp_requests_total",
     help: "Requests answered, by operation, protocol and outcome (ok, or error with its cause and code).",
@@ -79,7 +83,6 @@ export function createMetrics(): Metrics {
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const durationCells = new Map<string, TallyCell>();
   let readInFlight = () => 0;
   new Gauge({
     name: "cp_requests_in_flight",
@@ -140,23 +143,19 @@ export function createMetrics(): Metrics {
     observeRequest(o) {
       const cause = o.cause ?? "";
       const code = o.code ?? "";
-      const key = `${o.operation}\u0000${o.protocol}\u0000${o.outcome}`;
-      const full = `${key}\u0000${cause}\u0000${code}`;
-      let tally = requestTallies.get(full);
+      const key = `${o.operation}\u0000${o.protocol}\u0000${o.outcome}\u0000${cause}\u0000${code}`;
+      let tally = requestTallies.get(key);
       if (tally === undefined) {
         tally = {
           labels: { operation: o.operation, protocol: o.protocol, outcome: o.outcome, cause, code },
           pending: 0,
+          // Label sets differing only in cause and code share one duration cell.
+          duration: duration.cell({ operation: o.operation, protocol: o.protocol, outcome: o.outcome }),
         };
-        requestTallies.set(full, tally);
+        requestTallies.set(key, tally);
       }
       tally.pending++;
-      let cell = durationCells.get(key);
-      if (cell === undefined) {
-        cell = duration.cell({ operation: o.operation, protocol: o.protocol, outcome: o.outcome });
-        durationCells.set(key, cell);
-      }
-      duration.record(cell, o.seconds);
+      duration.record(tally.duration, o.seconds);
     },
     countTokenIssued: () => tokensIssued.inc(),
     countingIssuance(tokens) {
