@@ -64,13 +64,25 @@ export const ERROR_CATALOGUE = {
     cause: "INVALID_REQUEST",
     httpStatus: 413,
     connectCode: "resource_exhausted",
-    when: "The body is larger than the configured limit (64 KiB by default).",
+    when: "The body is larger than the configured limit (`limits.maxBodyBytes`, 64 KiB by default), as sent or once decompressed.",
   },
   CONTENT_TYPE_UNSUPPORTED: {
     cause: "INVALID_REQUEST",
     httpStatus: 415,
     connectCode: "invalid_argument",
     when: "A JSON path was called with a content type other than application/json.",
+  },
+  ENCODING_UNSUPPORTED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 415,
+    connectCode: "unimplemented",
+    when: "A JSON path was called with a `Content-Encoding` other than `gzip`, `br` or `identity` (for example `deflate`, `zstd` or a list such as `gzip, br`); the answer has an `Accept-Encoding: gzip, br` header.",
+  },
+  BODY_ENCODING_INVALID: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 400,
+    connectCode: "invalid_argument",
+    when: "A JSON path's body labelled `Content-Encoding: gzip` or `br` is not valid data of that encoding.",
   },
   METHOD_NOT_ALLOWED: {
     cause: "INVALID_REQUEST",
@@ -94,7 +106,7 @@ export const ERROR_CATALOGUE = {
     cause: "INVALID_REQUEST",
     httpStatus: 400,
     connectCode: "invalid_argument",
-    when: "A field has the wrong JSON type (for example a number where a string is documented).",
+    when: "A field has the wrong JSON type (for example a number where a string is documented, or a string for `location.lat`, which must be a JSON number).",
   },
   FIELD_LENGTH: {
     cause: "INVALID_REQUEST",
@@ -106,7 +118,7 @@ export const ERROR_CATALOGUE = {
     cause: "INVALID_REQUEST",
     httpStatus: 400,
     connectCode: "invalid_argument",
-    when: "A field breaks its documented form (control characters, IMEI digits, IPv4 address, upper-case currency, whole number).",
+    when: "A field breaks its documented form (control characters or a lone UTF-16 surrogate in a text, IMEI digits, IPv4 address, upper-case currency, an amount that is not a whole number or not a plain decimal integer string).",
   },
   FIELD_RANGE: {
     cause: "INVALID_REQUEST",
@@ -227,6 +239,18 @@ export const ERROR_CATALOGUE = {
     httpStatus: 400,
     connectCode: "invalid_argument",
     when: "The bytes received are not a valid HTTP/1.1 request; the connection is closed.",
+  },
+  HOST_MISSING: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 400,
+    connectCode: "invalid_argument",
+    when: "An HTTP/1.1 request has no `Host` header; the connection is closed.",
+  },
+  EXPECTATION_FAILED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 417,
+    connectCode: "invalid_argument",
+    when: "The request has an `Expect` header other than `100-continue`; the connection is closed on HTTP/1.1.",
   },
   OVERLOADED: {
     cause: "SERVER_UNAVAILABLE",

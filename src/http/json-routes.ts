@@ -7,6 +7,7 @@
 import { AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService } from "../core/initiate-service.js";
+import { ACCEPTED_ENCODINGS, bodyDecoder } from "./content-encoding.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import type { Route } from "./request-listener.js";
 import { noteSuccess, requestIdOf, requestLogOf } from "./request-log.js";
@@ -112,7 +113,8 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
 
 /**
  * Reads a JSON POST the way every JSON path does: POST only, Content-Type
- * application/json, at most `maxBodyBytes`, valid UTF-8 JSON. Throws AppError;
+ * application/json, Content-Encoding gzip, br or none (content-encoding.ts),
+ * at most `maxBodyBytes` as sent and once decoded, valid UTF-8 JSON. Throws AppError;
  * answer it with sendJsonPathError.
  */
 export function readJsonPost(req: NodeServerRequest, maxBodyBytes: number): Promise<unknown> {
@@ -124,7 +126,14 @@ export function readJsonPost(req: NodeServerRequest, maxBodyBytes: number): Prom
       new AppError("CONTENT_TYPE_UNSUPPORTED", "The request must have Content-Type: application/json."),
     );
   }
-  return readBody(req, maxBodyBytes).then(parseJsonBody);
+  let decode: ReturnType<typeof bodyDecoder>;
+  try {
+    decode = bodyDecoder(req.headers["content-encoding"], maxBodyBytes);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const body = readBody(req, maxBodyBytes);
+  return (decode ? body.then(decode) : body).then(parseJsonBody);
 }
 
 /** Answers any failure of a JSON path with the documented body and the headers its error needs. */
@@ -133,6 +142,7 @@ export function sendJsonPathError(req: NodeServerRequest, res: NodeServerRespons
   const error = toAppError(thrown);
   const extra: Record<string, string> = {};
   if (error.code === "METHOD_NOT_ALLOWED") extra.allow = "POST";
+  if (error.code === "ENCODING_UNSUPPORTED") extra["accept-encoding"] = ACCEPTED_ENCODINGS;
   if (error.code === "BODY_TOO_LARGE") {
     // Discard what is still coming; on HTTP/1.1 the rest would otherwise
     // be read as the next request, so that connection ends here.
