@@ -23,6 +23,7 @@ import { jsonRoutes, sendError } from "./http/json-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
 import { createSniffingServer } from "./http/protocol-sniffer.js";
+import { requestGuardRoute, routeParserRefusals } from "./http/request-guards.js";
 import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
@@ -116,6 +117,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
   metrics.readInFlightFrom(() => admission.inFlight);
   const deadlineMs = config.limits.requestTimeoutMs;
   const routes: Route[] = [
+    requestGuardRoute,
     admission.route,
     opsRoutes(state, metrics),
     withDeadline(jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
@@ -189,6 +191,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
       listener as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
     secure.on("session", trackSession);
+    routeParserRefusals(secure, listener);
     // Emitted for HTTP/1.1 connections (allowHTTP1): node:http's parser runs on them.
     secure.on("clientError", clientErrors);
     secure.on("secureConnection", trackSocket);
@@ -211,8 +214,10 @@ export function createServer(config: Config, logger: Logger): AppServer {
     // rely on, only on "listening".
     http1.emit("listening");
     http1.on("clientError", clientErrors);
+    routeParserRefusals(http1, listener);
     const h2c = http2.createServer(h2Options, listener);
     h2c.on("session", trackSession);
+    routeParserRefusals(h2c, listener);
     front = createSniffingServer({ http1, http2: h2c, firstByteTimeoutMs: limits.headersTimeoutMs });
     front.on("connection", trackSocket);
   }

@@ -1,8 +1,10 @@
 /**
  * Answers for requests node:http rejects before any handler sees them (headers
  * over limits.maxHeaderBytes, headers too slow, bytes that are not HTTP), so
- * they too get the documented error body instead of Node's bare status line.
+ * they too get the documented error body and an x-request-id (a fresh UUID,
+ * also in the log line) instead of Node's bare status line.
  */
+import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
 import { AppError, type ErrorCode } from "../core/error-catalogue.js";
@@ -28,12 +30,17 @@ export function answerClientErrors(
   onAnswered?: (code: ErrorCode) => void,
 ): (err: Error & { code?: string }, socket: Socket) => void {
   return (err, socket) => {
-    // Nothing can be written to a reset or half-closed socket.
-    if (err.code === "ECONNRESET" || !socket.writable) {
+    // Nothing can be written to a reset or half-closed socket, and a request
+    // already being answered must not get a second answer (node's own
+    // handler makes the same check): the connection just ends.
+    const answering = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (err.code === "ECONNRESET" || !socket.writable || answering?.headersSent) {
       socket.destroy();
       return;
     }
     const code = codeFor(err.code);
+    // No request was parsed, so there is no caller's id to keep: always a new one.
+    const requestId = randomUUID();
     const error = new AppError(code, MESSAGES[code] ?? "The request was rejected.");
     const body = JSON.stringify(error.toBody());
     const reason =
@@ -43,7 +50,7 @@ export function answerClientErrors(
           ? "Request Timeout"
           : "Bad Request";
     logger.info(
-      { protocol: "http", status: error.spec.httpStatus, cause: error.spec.cause, code, reason: err.code },
+      { requestId, protocol: "http", status: error.spec.httpStatus, cause: error.spec.cause, code, reason: err.code },
       "request rejected by the HTTP parser",
     );
     onAnswered?.(code);
@@ -51,7 +58,8 @@ export function answerClientErrors(
       `HTTP/1.1 ${error.spec.httpStatus} ${reason}\r\n` +
         "content-type: application/json; charset=utf-8\r\n" +
         `content-length: ${Buffer.byteLength(body)}\r\n` +
-        "cache-control: no-store\r\nconnection: close\r\n\r\n" +
+        "cache-control: no-store\r\nconnection: close\r\n" +
+        `x-request-id: ${requestId}\r\n\r\n` +
         body,
     );
   };
