@@ -38,7 +38,14 @@ const ISO_4217 = new Set(Intl.supportedValuesOf("currency"));
 const CONTROL_CHARS = /\p{Cc}/u;
 const IMEI = /^[0-9]{14,16}$/;
 const CURRENCY_FORM = /^[A-Z]{3}$/;
-const INTEGER_STRING = /^-?[0-9]+$/;
+// proto3 JSON's int64 string: decimal digits, an optional minus, no leading
+// zero, no sign "+", no blanks, no exponent, no fraction, no hex.
+const INTEGER_STRING = /^-?(?:0|[1-9][0-9]*)$/;
+// A UTF-16 surrogate not paired with its other half (the "u" flag matches a
+// pair as one code point, so only a lone half is seen as category Cs). Such a
+// string has no UTF-8 form: stored it would come back as U+FFFD and no longer
+// match what was signed.
+const LONE_SURROGATE = /\p{Cs}/u;
 // proto3 JSON spells non-finite doubles as these strings; they must be refused
 // as "not finite", not as a wrong type, so JSON and Connect callers agree.
 const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
@@ -76,7 +83,15 @@ function requiredString(parent: Json, key: string, path: string): string {
   const value = parent[key];
   if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
   if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
+  checkWellFormed(value, path);
   return value;
+}
+
+/** Refuses a text holding a lone UTF-16 surrogate (FIELD_FORMAT): it has no UTF-8 form. */
+export function checkWellFormed(value: string, path: string): void {
+  if (LONE_SURROGATE.test(value)) {
+    throw new AppError("FIELD_FORMAT", `${path} must be valid Unicode text (it holds a lone UTF-16 surrogate).`);
+  }
 }
 
 function checkLength(value: string, min: number, max: number, path: string): void {
@@ -95,6 +110,7 @@ export function checkSerialNumber(value: unknown, path: string): string {
   if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
   checkLength(value, 1, 50, path);
   if (CONTROL_CHARS.test(value)) throw new AppError("FIELD_FORMAT", `${path} must not contain control characters.`);
+  checkWellFormed(value, path);
   return value;
 }
 
@@ -106,8 +122,8 @@ function coordinate(parent: Json, key: string, path: string, limit: number): num
   let n: number;
   if (typeof value === "number") n = value;
   else if (typeof value === "string" && NON_FINITE.has(value)) n = Number.NaN;
-  else if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) n = Number(value);
-  else throw new AppError("FIELD_TYPE", `${path} must be a number.`);
+  // The contract's type is a JSON number: "45", " 45", "0x10" or "1e1" is not one.
+  else throw new AppError("FIELD_TYPE", `${path} must be a JSON number.`);
   if (!Number.isFinite(n)) throw new AppError("FIELD_RANGE", `${path} must be a finite number.`);
   if (n < -limit || n > limit) {
     throw new AppError("FIELD_RANGE", `${path} must be between -${limit} and ${limit} inclusive.`);
@@ -125,7 +141,12 @@ function amount(parent: Json, path: string): number {
   } else if (typeof value === "bigint") {
     n = value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.POSITIVE_INFINITY : Number(value);
   } else if (typeof value === "string") {
-    if (!INTEGER_STRING.test(value)) throw new AppError("FIELD_FORMAT", `${path} must be a whole number.`);
+    if (!INTEGER_STRING.test(value)) {
+      throw new AppError(
+        "FIELD_FORMAT",
+        `${path} must be a whole number: a JSON integer or a plain decimal integer string such as "1015".`,
+      );
+    }
     n = Number(value);
   } else {
     throw new AppError("FIELD_TYPE", `${path} must be a number or an integer string.`);

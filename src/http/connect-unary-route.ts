@@ -9,11 +9,11 @@
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
+import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./json-routes.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
 import type { Route } from "./request-listener.js";
 import { requestIdOf } from "./request-log.js";
-import { decodeInitiateJson } from "./rpc-adapter.js";
 
 // connect-es's unary JSON content type (see its protocol-connect/content-type.js).
 const UNARY_JSON = /^application\/json(?:; ?charset=utf-?8)?$/i;

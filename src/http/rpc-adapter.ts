@@ -18,7 +18,7 @@
  * error. A good body is handed on as the same bytes, so connect still does all
  * of the decoding that reaches the implementation.
  */
-import { type DescMessage, type DescMethod, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type ContextValues, createConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
@@ -39,8 +39,9 @@ import {
 } from "@connectrpc/connect-node";
 import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { AppError, toAppError } from "../core/error-catalogue.js";
-import { type Operation, parseInitiateRequest } from "../core/initiate-request.js";
+import type { Operation } from "../core/initiate-request.js";
 import { toConnectError } from "./connect-errors.js";
+import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody, sendError } from "./json-routes.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { kRequestLog } from "./request-log.js";
@@ -108,23 +109,6 @@ async function payloadOf(
     // framing or compression fault: connect answers it in its own words.
     if (e instanceof ConnectError && e.code === Code.ResourceExhausted) throw e;
     return undefined;
-  }
-}
-
-/**
- * Decodes a JSON body of an InitiateService method as proto3 JSON (which also
- * allows the proto field names, such as "serial_number"). A body protobuf-es
- * cannot decode is run through the core's validator on the raw JSON, so the
- * AppError thrown names the field and the rule, as on the JSON paths.
- */
-export function decodeInitiateJson(operation: Operation, input: DescMessage, raw: unknown): unknown {
-  try {
-    return fromJson(input, raw as JsonValue, { ignoreUnknownFields: true });
-  } catch (e) {
-    parseInitiateRequest(operation, raw);
-    throw new AppError("FIELD_TYPE", `The request body is not a valid ${input.typeName} in proto3 JSON.`, {
-      logDetail: e instanceof Error ? e.message : String(e),
-    });
   }
 }
 
