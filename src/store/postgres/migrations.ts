@@ -1,13 +1,14 @@
 /**
  * Versioned schema of the PostgreSQL store, numbered like the SQLite one
- * (src/store/sqlite-migrations.ts) so version N means the same tables in both.
+ * (sqlite/migrations.ts) so version N means the same tables in both;
+ * test/schema-parity.test.ts checks that both lists build the same tables.
  * Each entry runs once, in order, inside one transaction that also records it
  * in `schema_migrations` while holding an advisory lock, so several instances
  * starting at the same moment apply each step exactly once. Never edit an
  * applied entry: append a new one.
  */
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from "pg";
-import type { Migration } from "./sqlite-migrations.js";
+import type { Migration } from "../migration.js";
 
 /** Every migration of the PostgreSQL store, oldest first. */
 export const POSTGRES_MIGRATIONS: readonly Migration[] = [

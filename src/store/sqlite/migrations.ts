@@ -1,15 +1,12 @@
 /**
- * Versioned schema of the SQLite store. Each entry runs once, in order, inside
- * one transaction with its row in `schema_migrations`. Never edit an applied
+ * Versioned schema of the SQLite store, numbered like the PostgreSQL one
+ * (postgres/migrations.ts); test/schema-parity.test.ts checks that both lists
+ * build the same tables. Each entry runs once, in order, inside one
+ * transaction with its row in `schema_migrations`. Never edit an applied
  * entry: append a new one.
  */
-
-/** One schema step. */
-export interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
+import type Database from "better-sqlite3";
+import type { Migration } from "../migration.js";
 
 /** Every migration of the SQLite store, oldest first. */
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
@@ -74,3 +71,31 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     sql: "DROP INDEX IF EXISTS sessions_serial_created;",
   },
 ];
+
+/** Applies every migration not yet recorded in the file. */
+export function applySqliteMigrations(
+  db: Database.Database,
+  migrations: readonly Migration[] = SQLITE_MIGRATIONS,
+): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms INTEGER NOT NULL) STRICT`);
+  const applied = new Set(
+    db
+      .prepare("SELECT version FROM schema_migrations")
+      .pluck()
+      .all()
+      .map((v) => Number(v)),
+  );
+  const record = db.prepare("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)");
+  for (const m of migrations) {
+    if (applied.has(m.version)) continue;
+    // IMMEDIATE takes the write lock first: a tool writing the file at the
+    // same moment cannot interleave with a step.
+    db.transaction(() => {
+      const again = db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(m.version);
+      if (again) return;
+      db.exec(m.sql);
+      record.run(m.version, m.name, Date.now());
+    }).immediate();
+  }
+}
