@@ -1,76 +1,16 @@
 /**
- * Versioned schema of the PostgreSQL store, numbered like the SQLite one
- * (sqlite/migrations.ts) so version N means the same tables in both;
- * test/schema-parity.test.ts checks that both lists build the same tables.
- * Each entry runs once, in order, inside one transaction that also records it
- * in `schema_migrations` while holding an advisory lock, so several instances
- * starting at the same moment apply each step exactly once. Never edit an
- * applied entry: append a new one.
+ * The PostgreSQL store's migrations: the shared steps (../migration.ts) in
+ * PostgreSQL's spelling. Each entry runs once, in order, inside one
+ * transaction that also records it in `schema_migrations` while holding an
+ * advisory lock, so several instances starting at the same moment apply each
+ * step exactly once.
  */
 import type { Pool, PoolClient, QueryConfig, QueryResultRow } from "pg";
-import type { Migration } from "../migration.js";
+import { type Migration, migrationsFor } from "../migration.js";
+import { POSTGRES_SCHEMA } from "./dialect.js";
 
 /** Every migration of the PostgreSQL store, oldest first. */
-export const POSTGRES_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: "sessions",
-    sql: `
-      CREATE TABLE sessions (
-        invoice_id        TEXT             PRIMARY KEY,
-        operation         TEXT             NOT NULL CHECK (operation IN ('sale', 'verification')),
-        endpoint_id       TEXT             NOT NULL,
-        nonce             TEXT             NOT NULL UNIQUE,
-        signature         TEXT             NOT NULL,
-        amount_centis     BIGINT,
-        currency          TEXT             NOT NULL,
-        serial_number     TEXT             NOT NULL,
-        imei              TEXT,
-        ip_addresses      TEXT[]           NOT NULL,
-        lat               DOUBLE PRECISION,
-        lng               DOUBLE PRECISION,
-        access_token_hash TEXT             NOT NULL,
-        created_at        TIMESTAMPTZ      NOT NULL
-      );
-      CREATE INDEX sessions_serial_created ON sessions (serial_number, created_at);
-    `,
-  },
-  {
-    version: 2,
-    name: "access_tokens",
-    sql: `
-      CREATE TABLE access_tokens (
-        token_hash    TEXT        PRIMARY KEY,
-        serial_number TEXT        NOT NULL,
-        issued_at     TIMESTAMPTZ NOT NULL,
-        expires_at    TIMESTAMPTZ NOT NULL,
-        revoked_at    TIMESTAMPTZ
-      );
-      CREATE INDEX access_tokens_serial ON access_tokens (serial_number) WHERE revoked_at IS NULL;
-    `,
-  },
-  {
-    version: 3,
-    name: "velocity_events",
-    // One row per attempt per (dimension, key); pruned past the longest window.
-    sql: `
-      CREATE TABLE velocity_events (
-        dimension TEXT        NOT NULL CHECK (dimension IN ('device', 'token', 'ip')),
-        key       TEXT        NOT NULL,
-        at        TIMESTAMPTZ NOT NULL
-      );
-      CREATE INDEX velocity_events_key_at ON velocity_events (dimension, key, at);
-      CREATE INDEX velocity_events_at ON velocity_events (at);
-    `,
-  },
-  {
-    version: 4,
-    name: "drop sessions_serial_created",
-    // No query reads sessions by device (velocity has its own table), and
-    // every index is one more B-tree written by each initiate.
-    sql: "DROP INDEX IF EXISTS sessions_serial_created;",
-  },
-];
+export const POSTGRES_MIGRATIONS: readonly Migration[] = migrationsFor(POSTGRES_SCHEMA);
 
 // Any constant works as long as every instance uses the same one; this one is
 // "cp-srv" in ASCII so it is recognisable in pg_locks.

@@ -4,6 +4,7 @@
  * date type), lists as JSON text, amounts as INTEGER (a JS number).
  */
 import type Database from "better-sqlite3";
+import type { SchemaDialect } from "../migration.js";
 import type { Dialect } from "../rows.js";
 
 /** SQLite's side of the shared row conversion. */
@@ -15,6 +16,17 @@ export const SQLITE: Dialect<number, string, number> = {
   toList: (items) => JSON.stringify(items),
   fromList: (text) => JSON.parse(text) as string[],
   fromBigInt: (n) => n,
+};
+
+/** SQLite's spelling of the shared schema steps: STRICT tables, times in milliseconds. */
+export const SQLITE_SCHEMA: SchemaDialect = {
+  integer: "INTEGER",
+  real: "REAL",
+  list: "TEXT",
+  time: (name) => `${name}_ms INTEGER`,
+  timeColumn: SQLITE.timeColumn,
+  tableOptions: (keyed) => (keyed ? " STRICT, WITHOUT ROWID" : " STRICT"),
+  partialIndex: () => "",
 };
 
 /** What the SQLite query modules borrow from the store that opened the file. */
