@@ -137,7 +137,7 @@ describe("SQLite durability settings", () => {
   // when a statement is compiled, which once silently left it at FULL.
   it.each(["full", "normal"] as const)("keeps the connection at synchronous=NORMAL in %s mode", async (durability) => {
     const dir = mkdtempSync(join(tmpdir(), "cp-sync-"));
-    const { openSqliteStore } = await import("../src/store/sqlite-store.js");
+    const { openSqliteStore } = await import("../src/store/sqlite/store.js");
     const store = openSqliteStore({ path: join(dir, "s.db"), durability });
     try {
       const tokens = await import("../src/core/access-tokens.js");

@@ -17,8 +17,8 @@ import { AppError } from "../src/core/error-catalogue.js";
 import { drawNonce } from "../src/core/session-ids.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
 import { type AppStore, openStore } from "../src/store/open-store.js";
-import { POSTGRES_MIGRATIONS } from "../src/store/postgres-migrations.js";
-import { openPostgresStore } from "../src/store/postgres-store.js";
+import { POSTGRES_MIGRATIONS } from "../src/store/postgres/migrations.js";
+import { openPostgresStore } from "../src/store/postgres/store.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
 
 interface Harness {
@@ -28,8 +28,11 @@ interface Harness {
 
 function sqliteHarness(): Harness {
   const dir = mkdtempSync(join(tmpdir(), "cp-contract-"));
+  // One process per SQLite file (a second store on an open file is refused):
+  // each store this harness opens gets a file of its own.
+  let opened = 0;
   return {
-    open: () => openStore(storeConfig({ sqlite: join(dir, "proxy.db") })),
+    open: () => openStore(storeConfig({ sqlite: join(dir, `proxy-${++opened}.db`) })),
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }

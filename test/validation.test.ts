@@ -14,7 +14,7 @@ import { AppError, ERROR_CATALOGUE, type ErrorCode } from "../src/core/error-cat
 import { type Operation, parseInitiateRequest } from "../src/core/initiate-request.js";
 import { createInitiateService, hashAccessToken, type InitiateService } from "../src/core/initiate-service.js";
 import { controlKeyFromText, signSession } from "../src/core/signature.js";
-import { openSqliteStore } from "../src/store/sqlite-store.js";
+import { openSqliteStore } from "../src/store/sqlite/store.js";
 
 const TOKEN = "0123456789abcdef0123456789abcdef";
 const CONTROL_KEY = "B17F59B4-A7DC-41B4-8FF9-37D986B43D20";
@@ -470,6 +470,10 @@ describe("parseInitiateRequest", () => {
   });
 });
 
+// These cases are about validation and endpoints, not tokens: every
+// well-formed token passes (test/access-tokens.test.ts covers the real check).
+const acceptAnyToken = () => undefined;
+
 describe("createInitiateService with a real SQLite store", () => {
   let dir: string;
   let store: ReturnType<typeof openSqliteStore>;
@@ -487,6 +491,7 @@ describe("createInitiateService with a real SQLite store", () => {
         { id: "3333", controlKey: key, operations: ["verification"], currencies: ["JPY"] },
       ]),
       store,
+      checkAccessToken: acceptAnyToken,
     });
   });
   afterAll(async () => {
@@ -574,6 +579,7 @@ describe("createInitiateService with a real SQLite store", () => {
         { id: "4444", controlKey: key, operations: ["sale"], currencies: ["EUR", "USD"] },
       ]),
       store,
+      checkAccessToken: acceptAnyToken,
     });
     const before = rows();
     const refuse = (operation: Operation, currency: string) =>

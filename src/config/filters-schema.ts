@@ -137,6 +137,3 @@ export const filtersSchema = z
 
 /** The checked `filters:` key, defaults filled in; what Config.filters holds. */
 export type FiltersConfig = z.infer<typeof filtersSchema>;
-
-/** A velocity limit: at most `max` attempts in any `windowSeconds`. */
-export type VelocityLimitConfig = z.infer<typeof velocityLimit>;

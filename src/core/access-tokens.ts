@@ -9,7 +9,7 @@ import type { AccessTokenRecord, AccessTokenStore } from "./access-token-store.j
 import { AppError } from "./error-catalogue.js";
 import { charLength, checkSerialNumber } from "./initiate-request.js";
 import { hashAccessToken } from "./initiate-service.js";
-import { StoreUnavailableError } from "./session-store.js";
+import { rethrowStoreFailure } from "./store-failure.js";
 
 /** Shortest lifetime a caller may ask for. */
 export const MIN_TOKEN_LIFETIME_SECONDS = 1;
@@ -18,9 +18,8 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
 /** Default lifetime when configuration says nothing: 60 minutes. */
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
-// Same rules as consumer.device.serialNumber in an initiate request, so a
-// token can only be issued for a serial number that can later be presented.
-// The longest token an initiate request can carry (session.accessToken).
+// The longest token an initiate request can carry (session.accessToken):
+// longer text cannot be a token this server issued.
 const MAX_TOKEN_CHARS = 128;
 
 /** A newly issued token; the only time the token itself exists outside the caller. */
@@ -115,15 +114,7 @@ export function serialNumberFromIssueBody(body: unknown): string {
   return checkSerialNumber(node.serialNumber, "consumer.device.serialNumber");
 }
 
-function storeFailure(e: unknown): never {
-  if (e instanceof StoreUnavailableError) {
-    throw new AppError("STORE_UNAVAILABLE", "The token store is unavailable; retry later.", {
-      logDetail: e.message,
-      cause: e,
-    });
-  }
-  throw e;
-}
+const storeFailure = (e: unknown): never => rethrowStoreFailure(e, "The token store is unavailable; retry later.");
 
 /** Builds the token service. */
 export function createAccessTokens(deps: AccessTokensDeps): AccessTokens {

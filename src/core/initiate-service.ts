@@ -1,15 +1,17 @@
 /**
  * The one place a sale or verification is started, whatever protocol carried
- * it: validate, check the access token, pick the endpoint, draw the ids, sign,
- * store durably, answer. Adapters translate in and out of this.
+ * it: validate, check the access token, pick the endpoint, run the merchant's
+ * filters, draw the ids, sign, store durably, answer. Adapters translate in
+ * and out of this.
  */
 import { hash } from "node:crypto";
 import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import { type HashedInitiateRequest, type Operation, parseInitiateRequest } from "./initiate-request.js";
 import { drawNonce, newInvoiceId } from "./session-ids.js";
-import { type SessionRecord, type SessionStore, StoreUnavailableError } from "./session-store.js";
+import type { SessionRecord, SessionStore } from "./session-store.js";
 import { signSession } from "./signature.js";
+import { NOTHING_STARTED, rethrowStoreFailure } from "./store-failure.js";
 
 /** The documented success answer, identical for both operations. */
 export interface InitiateResult {
@@ -19,9 +21,9 @@ export interface InitiateResult {
 }
 
 /**
- * Decides whether an access token may start a session for a device. Throws
- * AppError when it may not. Until tokens are issued by this server, only the
- * documented form (checked by validation) is required.
+ * Decides whether an access token may start a session for a device: the
+ * server's token service (src/core/access-tokens.ts, `check`) looks the token
+ * up by hash. Throws AppError (ACCESS_TOKEN_INVALID) when it may not.
  */
 export type AccessTokenCheck = (request: HashedInitiateRequest) => Promise<void> | void;
 
@@ -29,7 +31,12 @@ export type AccessTokenCheck = (request: HashedInitiateRequest) => Promise<void>
 export interface InitiateServiceDeps {
   readonly endpoints: EndpointDirectory;
   readonly store: SessionStore;
-  readonly checkAccessToken?: AccessTokenCheck;
+  /**
+   * Required: there is no "no check" mode. A wiring that forgets it fails to
+   * compile and, from untyped callers, throws at construction, rather than
+   * starting sessions for any well-formed token.
+   */
+  readonly checkAccessToken: AccessTokenCheck;
   /**
    * The merchant's risk rules (src/core/filters/), run after the token check
    * and the currency check, before any id is drawn or anything stored, so a
@@ -56,6 +63,9 @@ export function hashAccessToken(token: string): string {
 
 /** Builds the service from its dependencies. */
 export function createInitiateService(deps: InitiateServiceDeps): InitiateService {
+  if (typeof deps.checkAccessToken !== "function") {
+    throw new TypeError("createInitiateService: checkAccessToken is required (the access-token check)");
+  }
   const now = deps.now ?? (() => new Date());
 
   async function run(operation: Operation, body: unknown): Promise<InitiateResult> {
@@ -72,7 +82,7 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
       amountCentis: parsed.amountCentis,
       accessTokenHash: hashAccessToken(parsed.accessToken),
     };
-    if (deps.checkAccessToken) await deps.checkAccessToken(request);
+    await deps.checkAccessToken(request);
     const endpoint = deps.endpoints.find(operation, request.currency);
     if (!endpoint) {
       throw new AppError("CURRENCY_NOT_ACCEPTED", `No endpoint accepts ${operation} in ${request.currency}.`);
@@ -105,17 +115,7 @@ export function createInitiateService(deps: InitiateServiceDeps): InitiateServic
       accessTokenHash: request.accessTokenHash,
       createdAt,
     };
-    try {
-      await deps.store.insertSession(record);
-    } catch (e) {
-      if (e instanceof StoreUnavailableError) {
-        throw new AppError("STORE_UNAVAILABLE", "The session store is unavailable; nothing was started. Retry later.", {
-          logDetail: e.message,
-          cause: e,
-        });
-      }
-      throw e;
-    }
+    await deps.store.insertSession(record).catch((e: unknown) => rethrowStoreFailure(e, NOTHING_STARTED));
     return { endpointId: endpoint.id, invoiceId, session: { nonce, signature } };
   }
 

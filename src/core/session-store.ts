@@ -1,24 +1,20 @@
 /**
- * What the core asks of durable storage. SQLite implements it today;
- * PostgreSQL implements the same interface for several instances.
+ * What the core asks of durable storage for sessions. Implemented by the
+ * SQLite file (src/store/sqlite/) and PostgreSQL (src/store/postgres/);
+ * test/store-contract.test.ts holds both to the same contract.
  */
-import type { Operation } from "./initiate-request.js";
+import type { HashedInitiateRequest } from "./initiate-request.js";
 
-/** One started session, as stored before the answer leaves. */
-export interface SessionRecord {
+/**
+ * One started session, as stored before the answer leaves: the validated
+ * request without its access token (only the token's SHA-256,
+ * `accessTokenHash`, is ever stored), plus what the server drew and signed.
+ */
+export interface SessionRecord extends Omit<HashedInitiateRequest, "accessToken"> {
   readonly invoiceId: string;
-  readonly operation: Operation;
   readonly endpointId: string;
   readonly nonce: string;
   readonly signature: string;
-  readonly amountCentis: number | undefined;
-  readonly currency: string;
-  readonly serialNumber: string;
-  readonly imei: string | undefined;
-  readonly ipAddresses: readonly string[];
-  readonly location: { readonly lat: number; readonly lng: number } | undefined;
-  /** SHA-256 of the access token, hex; the token itself is never stored. */
-  readonly accessTokenHash: string;
   readonly createdAt: Date;
 }
 

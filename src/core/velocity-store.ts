@@ -3,7 +3,7 @@
  * count the attempts in a sliding window. It goes through the store (not
  * memory) so that several server instances sharing one PostgreSQL database
  * enforce one limit together. SQLite implements it in
- * `src/store/sqlite-velocity-queries.ts`.
+ * `src/store/sqlite/velocity-queries.ts` (PostgreSQL: `src/store/postgres/velocity-queries.ts`).
  *
  * Which attempts are recorded is the filter's choice, not the store's: every
  * attempt that reaches the velocity rule is recorded, including the ones the

@@ -15,7 +15,7 @@
  */
 import { AppError, type ErrorCode } from "../error-catalogue.js";
 import type { HashedInitiateRequest } from "../initiate-request.js";
-import { StoreUnavailableError } from "../session-store.js";
+import { NOTHING_STARTED, rethrowStoreFailure } from "../store-failure.js";
 import type { VelocityDimension, VelocityEvent, VelocityStore } from "../velocity-store.js";
 import type { FilterRules, VelocityLimit } from "./rules.js";
 
@@ -87,13 +87,7 @@ export function createVelocityCheck(rules: FilterRules, store: VelocityStore, no
         at,
       );
     } catch (e) {
-      if (e instanceof StoreUnavailableError) {
-        throw new AppError("STORE_UNAVAILABLE", "The session store is unavailable; nothing was started. Retry later.", {
-          logDetail: `filters.velocity: ${e.message}`,
-          cause: e,
-        });
-      }
-      throw e;
+      rethrowStoreFailure(e, NOTHING_STARTED, "filters.velocity");
     }
     prune(at);
 

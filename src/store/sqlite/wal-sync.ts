@@ -8,7 +8,7 @@
  */
 import { type FileHandle, open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { StoreUnavailableError } from "../core/session-store.js";
+import { StoreUnavailableError } from "../../core/session-store.js";
 
 /** Waits for commits to reach the disk. */
 export interface WalSync {

@@ -5,13 +5,8 @@
  * it counts: two racing attempts may both count each other (and both be
  * refused at the limit), but never both pass beyond it.
  */
-import type { VelocityStore } from "../core/velocity-store.js";
-
-/** Runs one autocommit statement; rejects with StoreUnavailableError when PostgreSQL is away. */
-export type PostgresQuery = (
-  text: string,
-  values: unknown[],
-) => Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
+import type { VelocityStore } from "../../core/velocity-store.js";
+import type { PostgresQuery } from "./dialect.js";
 
 /** The VelocityStore methods over the PostgreSQL store's query function. */
 export function createPostgresVelocityQueries(query: PostgresQuery): VelocityStore {

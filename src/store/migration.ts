@@ -1,0 +1,113 @@
+/**
+ * The schema, written once for both stores as numbered steps. Each step's SQL
+ * is a function of the dialect's spelling (`SchemaDialect`): SQLite keeps
+ * times as INTEGER milliseconds in `<name>_ms` and lists as JSON text in
+ * STRICT tables; PostgreSQL has TIMESTAMPTZ, TEXT[], BIGINT. Each store
+ * renders the list (sqlite/migrations.ts, postgres/migrations.ts) and applies
+ * what its database has not recorded; test/schema-parity.test.ts applies both
+ * to real databases and compares the results.
+ *
+ * Never change what an applied step builds: append a new step.
+ */
+
+/** One versioned schema step, as a store applies it. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** How one database spells what the two stores declare differently. */
+export interface SchemaDialect {
+  /** A whole number up to 2^53 (amounts). */
+  readonly integer: string;
+  /** A double. */
+  readonly real: string;
+  /** A list of strings. */
+  readonly list: string;
+  /** The declaration of the time column called `name` (name and type). */
+  time(name: string): string;
+  /** The time column called `name`, where an index names it. */
+  timeColumn(name: string): string;
+  /** Options after a table's closing parenthesis; `keyed`: a table read only by its text primary key. */
+  tableOptions(keyed?: boolean): string;
+  /**
+   * ` WHERE <condition>` for an index PostgreSQL keeps partial; SQLite's
+   * step 2 shipped its index whole, so it stays so.
+   */
+  partialIndex(condition: string): string;
+}
+
+interface SchemaStep {
+  readonly version: number;
+  readonly name: string;
+  sql(d: SchemaDialect): string;
+}
+
+const STEPS: readonly SchemaStep[] = [
+  {
+    version: 1,
+    name: "sessions",
+    sql: (d) => `
+      CREATE TABLE sessions (
+        invoice_id        TEXT PRIMARY KEY,
+        operation         TEXT NOT NULL CHECK (operation IN ('sale', 'verification')),
+        endpoint_id       TEXT NOT NULL,
+        nonce             TEXT NOT NULL UNIQUE,
+        signature         TEXT NOT NULL,
+        amount_centis     ${d.integer},
+        currency          TEXT NOT NULL,
+        serial_number     TEXT NOT NULL,
+        imei              TEXT,
+        ip_addresses      ${d.list} NOT NULL,
+        lat               ${d.real},
+        lng               ${d.real},
+        access_token_hash TEXT NOT NULL,
+        ${d.time("created_at")} NOT NULL
+      )${d.tableOptions()};
+      CREATE INDEX sessions_serial_created ON sessions (serial_number, ${d.timeColumn("created_at")});
+    `,
+  },
+  {
+    version: 2,
+    name: "access_tokens",
+    // Only the token's SHA-256 is kept; revoked_at is NULL while valid.
+    sql: (d) => `
+      CREATE TABLE access_tokens (
+        token_hash    TEXT PRIMARY KEY,
+        serial_number TEXT NOT NULL,
+        ${d.time("issued_at")} NOT NULL,
+        ${d.time("expires_at")} NOT NULL,
+        ${d.time("revoked_at")}
+      )${d.tableOptions(true)};
+      CREATE INDEX access_tokens_serial ON access_tokens (serial_number)${d.partialIndex("revoked_at IS NULL")};
+    `,
+  },
+  {
+    version: 3,
+    name: "velocity_events",
+    // One row per attempt per (dimension, key) for the velocity filter; rows
+    // older than the longest window are pruned, so the table stays small.
+    sql: (d) => `
+      CREATE TABLE velocity_events (
+        dimension TEXT NOT NULL CHECK (dimension IN ('device', 'token', 'ip')),
+        key       TEXT NOT NULL,
+        ${d.time("at")} NOT NULL
+      )${d.tableOptions()};
+      CREATE INDEX velocity_events_key_at ON velocity_events (dimension, key, ${d.timeColumn("at")});
+      CREATE INDEX velocity_events_at ON velocity_events (${d.timeColumn("at")});
+    `,
+  },
+  {
+    version: 4,
+    name: "drop sessions_serial_created",
+    // No query reads sessions by device (velocity has its own table), and
+    // every index is one more B-tree written by each initiate.
+    sql: () => "DROP INDEX IF EXISTS sessions_serial_created;",
+  },
+];
+
+/** Every step in `d`'s spelling, oldest first. */
+export function migrationsFor(d: SchemaDialect): readonly Migration[] {
+  return STEPS.map((s) => ({ version: s.version, name: s.name, sql: s.sql(d) }));
+}
