@@ -26,6 +26,7 @@ import { createSniffingServer } from "./http/protocol-sniffer.js";
 import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
+import { answerRouteNotFound } from "./http/rpc-refusals.js";
 import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
 import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
@@ -63,8 +64,17 @@ export interface AppServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Test seams of the factory. */
+export interface ServerSeams {
+  /**
+   * false: no fast routes (grpc-unary-route.ts, connect-unary-route.ts), so
+   * connect-node serves every RPC; the parity test compares the two.
+   */
+  readonly fastRoutes?: boolean;
+}
+
 /** Builds the server from configuration. */
-export function createServer(config: Config, logger: Logger): AppServer {
+export function createServer(config: Config, logger: Logger, seams: ServerSeams = {}): AppServer {
   const metrics = createMetrics();
   // Every store call is timed in cp_store_duration_seconds.
   const store = metrics.instrumentStore(openStore(config.store, logger));
@@ -102,8 +112,8 @@ export function createServer(config: Config, logger: Logger): AppServer {
     },
     readMaxBytes: config.limits.maxBodyBytes,
     contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)).set(kRefusal, refusalOf(req)),
-    fallback: (req, res) =>
-      sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${req.url}.`)),
+    // An unknown RPC gets UNIMPLEMENTED in its protocol, anything else the JSON 404.
+    fallback: answerRouteNotFound,
   });
   const admission = createAdmission({
     maxInFlight: config.limits.maxInFlight,
@@ -123,8 +133,12 @@ export function createServer(config: Config, logger: Logger): AppServer {
       ? [withDeadline(openIssuanceRoute(tokens, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs)]
       : []),
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
-    grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
-    connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+    ...(seams.fastRoutes === false
+      ? []
+      : [
+          grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+          connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+        ]),
     (req, res) => {
       // connect writes its own headers; this one goes in first.
       res.setHeader("x-request-id", requestIdOf(res));
