@@ -53,6 +53,9 @@ const FILTERS = {
   },
 };
 
+// biome-ignore lint/suspicious/noExplicitAny: request bodies are edited freely to make them wrong.
+type Body = any;
+
 const API_KEY = "test-api-key-0123456789abcdef0123456789";
 
 const GRPC_CODE: Record<string, number> = {
@@ -78,10 +81,10 @@ afterAll(async () => {
 });
 
 /** A valid sale for a fresh device and IP (so velocity counts never spill over). */
-async function sale(change: (body: Record<string, any>) => void = () => {}, token?: string) {
+async function sale(change: (body: Body) => void = () => {}, token?: string) {
   n++;
   const serial = `SN-G-${n}`;
-  const body = saleBody(token ?? (await s.issueToken(serial))) as Record<string, any>;
+  const body = saleBody(token ?? (await s.issueToken(serial))) as Body;
   body.consumer.device = { serialNumber: serial };
   body.consumer.ipAddresses = [`192.0.2.${n % 250}`];
   change(body);
@@ -122,7 +125,7 @@ describe("a stock grpc-js client", () => {
     expect(v.ok).toBe(true);
   });
 
-  const cases: [ErrorCode, (b: Record<string, any>) => void][] = [
+  const cases: [ErrorCode, (b: Body) => void][] = [
     ["FIELD_REQUIRED", (b) => delete b.transaction],
     ["FIELD_LENGTH", (b) => (b.consumer.device.serialNumber = "S".repeat(51))],
     ["FIELD_FORMAT", (b) => (b.consumer.device.serialNumber = "SN\n1")],

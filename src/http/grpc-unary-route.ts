@@ -15,6 +15,7 @@ import { toConnectError } from "./connect-errors.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
 import type { Route } from "./request-listener.js";
 import { requestIdOf } from "./request-log.js";
+import { malformed } from "./rpc-adapter.js";
 import { answerTrailersOnly, grpcStatusHeaders } from "./rpc-answers.js";
 
 const PROTO = new Set(["application/grpc", "application/grpc+proto"]);
@@ -28,9 +29,10 @@ const grpcCodec: LeanCodec = {
       new AppError("BODY_NOT_PROTOBUF", `The request body is not a valid ${method.input.typeName} protobuf message.`, {
         logDetail: detail,
       });
-    // One uncompressed message: flags 0, then its length, then exactly that many bytes.
+    // One uncompressed message: flags 0, then its length, then exactly that
+    // many bytes; anything else is what connect's path calls BODY_MALFORMED.
     if (body.length < HEADER_SIZE || body[0] !== 0 || body.readUInt32BE(1) !== body.length - HEADER_SIZE) {
-      throw notProtobuf("not one uncompressed gRPC message");
+      throw malformed("not one uncompressed gRPC message");
     }
     try {
       return fromBinary(method.input, body.subarray(HEADER_SIZE));

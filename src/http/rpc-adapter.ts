@@ -86,7 +86,8 @@ function failing(req: UniversalServerRequest, error: ConnectError): UniversalSer
   return { ...req, header, body };
 }
 
-function malformed(detail: unknown): AppError {
+/** BODY_MALFORMED, with what was wrong for the log (the fast gRPC route answers it alike). */
+export function malformed(detail: unknown): AppError {
   return new AppError(
     "BODY_MALFORMED",
     "The request body is not exactly one complete message, or its compression is broken.",
