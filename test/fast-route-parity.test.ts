@@ -150,6 +150,7 @@ const cases: Case[] = [
   ["gRPC no message", SALE, GRPC_TYPE, () => Buffer.alloc(0)],
   ["gRPC garbage", SALE, GRPC_TYPE, () => envelope(Buffer.from([0xff, 0xff, 0xff]))],
   ["gRPC broken frame", SALE, GRPC_TYPE, () => Buffer.from([0, 0, 0, 0, 9, 1])],
+  ["gRPC header only, no payload", SALE, GRPC_TYPE, () => Buffer.from([0, 0, 0, 0, 9])],
   ["gRPC two messages", SALE, GRPC_TYPE, () => Buffer.concat([envelope(new Uint8Array()), envelope(new Uint8Array())])],
   ["gRPC compressed flag, no encoding", SALE, GRPC_TYPE, () => Buffer.from([1, 0, 0, 0, 0])],
   ["gRPC caller deadline header", SALE, { ...GRPC_TYPE, "grpc-timeout": "5S" }, () => envelope(new Uint8Array())],

@@ -117,7 +117,11 @@ async function payloadOf(
     if (!enveloped) return c.request ? await c.request.decompress(bytes, readMaxBytes) : bytes;
     const envelopes = [];
     for await (const e of pipe(createAsyncIterable([bytes]), transformSplitEnvelope(readMaxBytes))) envelopes.push(e);
-    if (envelopes.length === 0) return "empty";
+    // Bytes that hold no complete message are a broken frame, not an empty body.
+    if (envelopes.length === 0) {
+      if (bytes.length > 0) throw malformed("an incomplete message");
+      return "empty";
+    }
     const [only] = envelopes;
     if (envelopes.length > 1 || only === undefined) throw malformed(`${envelopes.length} messages in a unary call`);
     return (await envelopeDecompress(only, c.request, readMaxBytes)).data;

@@ -47,6 +47,11 @@ export interface GrpcFailure {
   metadata: grpc.Metadata;
 }
 
+/** Decodes one toptechpay ErrorDetail message (as a Connect error JSON carries it, base64). */
+export function decodeErrorDetail(bytes: Uint8Array): Detail {
+  return ErrorDetailType.toObject(ErrorDetailType.decode(bytes)) as Detail;
+}
+
 /** Decodes grpc-status-details-bin into its ErrorDetail (exactly one is expected). */
 export function decodeStatusDetails(bin: Buffer | undefined): { statusCode?: number; details: Detail[] } {
   if (bin === undefined) return { details: [] };
