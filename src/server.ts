@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config/load-config.js";
 import { type AccessTokens, createAccessTokens } from "./core/access-tokens.js";
 import { createEndpointDirectory } from "./core/endpoints.js";
-import { AppError, ERROR_CATALOGUE } from "./core/error-catalogue.js";
+import { ERROR_CATALOGUE } from "./core/error-catalogue.js";
 import { createRequestFilter } from "./core/filters/evaluate.js";
 import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
@@ -19,7 +19,7 @@ import { authRoutes } from "./http/auth-routes.js";
 import { connectUnaryRoute } from "./http/connect-unary-route.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
-import { jsonRoutes, sendError } from "./http/json-routes.js";
+import { jsonRoutes } from "./http/json-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
 import { createSniffingServer } from "./http/protocol-sniffer.js";
@@ -27,6 +27,7 @@ import { requestGuardRoute, routeParserRefusals } from "./http/request-guards.js
 import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
+import { answerRouteNotFound } from "./http/rpc-refusals.js";
 import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
 import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
@@ -64,8 +65,17 @@ export interface AppServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Test seams of the factory. */
+export interface ServerSeams {
+  /**
+   * false: no fast routes (grpc-unary-route.ts, connect-unary-route.ts), so
+   * connect-node serves every RPC; the parity test compares the two.
+   */
+  readonly fastRoutes?: boolean;
+}
+
 /** Builds the server from configuration. */
-export function createServer(config: Config, logger: Logger): AppServer {
+export function createServer(config: Config, logger: Logger, seams: ServerSeams = {}): AppServer {
   const metrics = createMetrics();
   // Every store call is timed in cp_store_duration_seconds.
   const store = metrics.instrumentStore(openStore(config.store, logger));
@@ -103,8 +113,8 @@ export function createServer(config: Config, logger: Logger): AppServer {
     },
     readMaxBytes: config.limits.maxBodyBytes,
     contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)).set(kRefusal, refusalOf(req)),
-    fallback: (req, res) =>
-      sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${req.url}.`)),
+    // An unknown RPC gets UNIMPLEMENTED in its protocol, anything else the JSON 404.
+    fallback: answerRouteNotFound,
   });
   const admission = createAdmission({
     maxInFlight: config.limits.maxInFlight,
@@ -125,8 +135,12 @@ export function createServer(config: Config, logger: Logger): AppServer {
       ? [withDeadline(openIssuanceRoute(tokens, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs)]
       : []),
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
-    grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
-    connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+    ...(seams.fastRoutes === false
+      ? []
+      : [
+          grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+          connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
+        ]),
     (req, res) => {
       // connect writes its own headers; this one goes in first.
       res.setHeader("x-request-id", requestIdOf(res));

@@ -79,7 +79,7 @@ describe("deadlines with a store that waits on a lock", () => {
     const s = quick as Running;
     for (const transport of [
       createGrpcTransport({ baseUrl: s.url }),
-      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1" }),
+      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1", useBinaryFormat: false }),
     ]) {
       expectDeadline(
         await createClient(InitiateService, transport)
@@ -100,7 +100,7 @@ describe("deadlines with a store that waits on a lock", () => {
     const s = patient as Running;
     for (const transport of [
       createGrpcTransport({ baseUrl: s.url }),
-      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1" }),
+      createConnectTransport({ baseUrl: s.url, httpVersion: "1.1", useBinaryFormat: false }),
     ]) {
       const client = createClient(InitiateService, transport);
       // The client's own timer is set far later, so the error must be the server's answer.

@@ -12,7 +12,7 @@ import * as net from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/health/v1/health_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "../gen/grpc/health/v1/health_pb.js";
 import { ErrorDetailSchema, InitiateService } from "../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { saleBody } from "./support/initiate-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";

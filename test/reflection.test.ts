@@ -4,6 +4,8 @@
  * and the reflection answers themselves, read with a gRPC client.
  */
 import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { createFileRegistry, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
@@ -16,6 +18,16 @@ import { expectSignedAnswer, saleBody } from "./support/initiate-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 const run = promisify(execFile);
+const require = createRequire(import.meta.url);
+// protobufjs with its descriptor extension: the descriptor library of @grpc/grpc-js.
+const protobuf = require("protobufjs") as typeof import("protobufjs") & {
+  Root: { fromDescriptor(set: unknown): unknown };
+};
+const descriptor = require("protobufjs/ext/descriptor") as {
+  FileDescriptorProto: { decode(bytes: Uint8Array): unknown };
+};
+/** The health schema's file name in grpc-proto, and so in every client that holds it. */
+const HEALTH_FILE = "grpc/health/v1/health.proto";
 const BUF = "node_modules/.bin/buf";
 
 let s: TestServer;
@@ -138,14 +150,59 @@ describe("reflection answers", () => {
     }
   });
 
-  it("file_by_filename gives the health file", async () => {
-    const [r] = await reflect([
+  it("serves the health schema under its canonical file name grpc/health/v1/health.proto", async () => {
+    const [byName, oldName, bySymbol] = await reflect([
+      { host: "", messageRequest: { case: "fileByFilename", value: HEALTH_FILE } },
       { host: "", messageRequest: { case: "fileByFilename", value: "health/v1/health.proto" } },
+      { host: "", messageRequest: { case: "fileContainingSymbol", value: "grpc.health.v1.Health" } },
     ]);
-    expect(r?.messageResponse.case).toBe("fileDescriptorResponse");
-    if (r?.messageResponse.case !== "fileDescriptorResponse") return;
-    const proto = fromBinary(FileDescriptorProtoSchema, r.messageResponse.value.fileDescriptorProto[0] as Uint8Array);
+    expect(byName?.messageResponse.case).toBe("fileDescriptorResponse");
+    if (byName?.messageResponse.case !== "fileDescriptorResponse") return;
+    const proto = fromBinary(
+      FileDescriptorProtoSchema,
+      byName.messageResponse.value.fileDescriptorProto[0] as Uint8Array,
+    );
+    expect(proto.name).toBe(HEALTH_FILE);
     expect(proto.package).toBe("grpc.health.v1");
     expect(proto.service.map((x) => x.name)).toEqual(["Health"]);
+    // The old, non-canonical name is gone.
+    expect(oldName?.messageResponse.case).toBe("errorResponse");
+    expect(bySymbol?.messageResponse.case).toBe("fileDescriptorResponse");
+    if (bySymbol?.messageResponse.case !== "fileDescriptorResponse") return;
+    const first = fromBinary(
+      FileDescriptorProtoSchema,
+      bySymbol.messageResponse.value.fileDescriptorProto[0] as Uint8Array,
+    );
+    expect(first.name).toBe(HEALTH_FILE);
+  });
+
+  it("a client that already holds the standard health.proto merges the reflected files without a duplicate symbol", async () => {
+    // What a reflection client does (grpcurl, grpc-go, Python's descriptor
+    // pool): files it already holds are kept by name, the others are added;
+    // a symbol defined by two differently named files is an error.
+    // protobufjs (the descriptor library under @grpc/grpc-js and
+    // @grpc/proto-loader) raises it when it builds the schema.
+    const root = protobuf.loadSync(join("node_modules", "grpc-health-check", "proto", "health", "v1", "health.proto"));
+    const set = (root as unknown as { toDescriptor(syntax: string): { file: { name: string }[] } }).toDescriptor(
+      "proto3",
+    );
+    const standard = set.file[0] as { name: string };
+    standard.name = HEALTH_FILE;
+    const reflected = (
+      await reflect([{ host: "", messageRequest: { case: "fileContainingSymbol", value: "grpc.health.v1.Health" } }])
+    )
+      .flatMap((x) =>
+        x.messageResponse.case === "fileDescriptorResponse" ? x.messageResponse.value.fileDescriptorProto : [],
+      )
+      .map((b) => descriptor.FileDescriptorProto.decode(b) as unknown as { name: string });
+    const merge = (files: { name: string }[]) => {
+      const held = new Map<string, unknown>([[standard.name, standard]]);
+      for (const f of files) if (!held.has(f.name)) held.set(f.name, f);
+      return () => protobuf.Root.fromDescriptor({ file: [...held.values()] } as never);
+    };
+    expect(merge(reflected)).not.toThrow();
+    // The same files under the old name clash with the standard one.
+    const renamed = reflected.map((f) => (f.name === HEALTH_FILE ? { ...f, name: "health/v1/health.proto" } : f));
+    expect(merge(renamed)).toThrow(/duplicate name/);
   });
 });

@@ -37,15 +37,21 @@ beforeAll(async () => {
   s = await startTestServer();
   const baseUrl = s.url;
   transports = [
-    ["Connect JSON, HTTP/1.1", createConnectTransport({ baseUrl, httpVersion: "1.1" })],
+    ["Connect JSON, HTTP/1.1", createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false })],
     ["Connect binary, HTTP/1.1", createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true })],
-    ["Connect JSON, HTTP/2", createConnectTransport({ baseUrl, httpVersion: "2" })],
+    ["Connect JSON, HTTP/2", createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: false })],
     ["Connect binary, HTTP/2", createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true })],
     ["gRPC", createGrpcTransport({ baseUrl })],
     ["gRPC, gzip", createGrpcTransport({ baseUrl, sendCompression: compressionGzip, compressMinBytes: 1 })],
     [
       "Connect JSON, HTTP/2, gzip",
-      createConnectTransport({ baseUrl, httpVersion: "2", sendCompression: compressionGzip, compressMinBytes: 1 }),
+      createConnectTransport({
+        baseUrl,
+        httpVersion: "2",
+        useBinaryFormat: false,
+        sendCompression: compressionGzip,
+        compressMinBytes: 1,
+      }),
     ],
     ["gRPC-Web, HTTP/1.1", createGrpcWebTransport({ baseUrl, httpVersion: "1.1" })],
     ["gRPC-Web, HTTP/2", createGrpcWebTransport({ baseUrl, httpVersion: "2" })],

@@ -66,17 +66,29 @@ export const ERROR_CATALOGUE = {
     connectCode: "resource_exhausted",
     when: "The body is larger than the configured limit (`limits.maxBodyBytes`, 64 KiB by default), as sent or once decompressed.",
   },
+  BODY_MALFORMED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 400,
+    connectCode: "invalid_argument",
+    when: "An RPC body is not exactly one complete length-prefixed message (gRPC, gRPC-Web), or its compressed bytes do not decompress.",
+  },
   CONTENT_TYPE_UNSUPPORTED: {
     cause: "INVALID_REQUEST",
     httpStatus: 415,
     connectCode: "invalid_argument",
-    when: "A JSON path was called with a content type other than application/json.",
+    when: "A JSON path was called with a content type other than application/json, or an RPC with a content type of none of Connect, gRPC and gRPC-Web.",
+  },
+  TIMEOUT_MALFORMED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 400,
+    connectCode: "invalid_argument",
+    when: "The caller's `grpc-timeout` or `connect-timeout-ms` header is not a valid timeout.",
   },
   ENCODING_UNSUPPORTED: {
     cause: "INVALID_REQUEST",
     httpStatus: 415,
     connectCode: "unimplemented",
-    when: "A JSON path was called with a `Content-Encoding` other than `gzip`, `br` or `identity` (for example `deflate`, `zstd` or a list such as `gzip, br`); the answer has an `Accept-Encoding: gzip, br` header.",
+    when: "The body is compressed with an encoding the server does not take: on a JSON path a `Content-Encoding` other than `gzip`, `br` or `identity` (for example `deflate`, `zstd` or a list such as `gzip, br`; the answer has an `Accept-Encoding: gzip, br` header), on an RPC a `grpc-encoding` or `content-encoding` other than gzip, br or identity.",
   },
   BODY_ENCODING_INVALID: {
     cause: "INVALID_REQUEST",
@@ -88,13 +100,13 @@ export const ERROR_CATALOGUE = {
     cause: "INVALID_REQUEST",
     httpStatus: 405,
     connectCode: "unimplemented",
-    when: "A JSON path was called with a method other than POST (the answer has an Allow header).",
+    when: "A JSON path or an RPC was called with a method other than POST (the answer has an Allow header).",
   },
   ROUTE_NOT_FOUND: {
     cause: "INVALID_REQUEST",
     httpStatus: 404,
     connectCode: "unimplemented",
-    when: "No operation is served at this path.",
+    when: "No operation is served at this path (an RPC to an unknown service or method gets UNIMPLEMENTED in its protocol).",
   },
   FIELD_REQUIRED: {
     cause: "INVALID_REQUEST",

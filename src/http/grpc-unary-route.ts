@@ -8,13 +8,15 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { AppError } from "../core/error-catalogue.js";
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
 import type { Route } from "./request-listener.js";
 import { requestIdOf } from "./request-log.js";
+import { malformed } from "./rpc-adapter.js";
+import { answerTrailersOnly, grpcStatusHeaders } from "./rpc-answers.js";
 
 const PROTO = new Set(["application/grpc", "application/grpc+proto"]);
 const RESPONSE_TYPE = "application/grpc+proto";
@@ -27,9 +29,10 @@ const grpcCodec: LeanCodec = {
       new AppError("BODY_NOT_PROTOBUF", `The request body is not a valid ${method.input.typeName} protobuf message.`, {
         logDetail: detail,
       });
-    // One uncompressed message: flags 0, then its length, then exactly that many bytes.
+    // One uncompressed message: flags 0, then its length, then exactly that
+    // many bytes; anything else is what connect's path calls BODY_MALFORMED.
     if (body.length < HEADER_SIZE || body[0] !== 0 || body.readUInt32BE(1) !== body.length - HEADER_SIZE) {
-      throw notProtobuf("not one uncompressed gRPC message");
+      throw malformed("not one uncompressed gRPC message");
     }
     try {
       return fromBinary(method.input, body.subarray(HEADER_SIZE));
@@ -43,14 +46,10 @@ const grpcCodec: LeanCodec = {
     res.addTrailers({ "grpc-status": "0" });
     res.end(encodeEnvelope(0, payload));
   },
-  // Status in the headers and no message ("trailers-only"), as gRPC answers errors.
+  // Status in the headers and no message: one HEADERS frame with END_STREAM
+  // ("Trailers-Only"), as gRPC answers errors (see rpc-answers.ts).
   answerError(_req, res, error) {
-    const headers: Record<string, string> = { "content-type": RESPONSE_TYPE, "x-request-id": requestIdOf(res) };
-    setTrailerStatus(new Headers(), toConnectError(error)).forEach((value, key) => {
-      headers[key] = value;
-    });
-    res.writeHead(200, headers);
-    res.end();
+    answerTrailersOnly(res, grpcStatusHeaders(toConnectError(error), RESPONSE_TYPE));
   },
 };
 

@@ -18,7 +18,7 @@
  * error. A good body is handed on as the same bytes, so connect still does all
  * of the decoding that reaches the implementation.
  */
-import { type DescMessage, type DescMethod, fromBinary } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter, type ContextValues, createConnectRouter } from "@connectrpc/connect";
 import {
   type Compression,
@@ -27,9 +27,11 @@ import {
   envelopeDecompress,
   pipe,
   readAllBytes,
+  transformPrepend,
   transformSplitEnvelope,
   type UniversalHandler,
   type UniversalServerRequest,
+  type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
@@ -44,7 +46,9 @@ import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody, sendError } from "./json-routes.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { kRequestLog } from "./request-log.js";
+import { kRequestLog, requestLogOf } from "./request-log.js";
+import { answerRpcError, answerTrailersOnly, rpcProtocolOf } from "./rpc-answers.js";
+import { refusalBeforeConnect } from "./rpc-refusals.js";
 
 /** Options of the RPC handler; a subset of connectNodeAdapter's. */
 export interface RpcHandlerOptions {
@@ -83,7 +87,21 @@ function failing(req: UniversalServerRequest, error: ConnectError): UniversalSer
   return { ...req, header, body };
 }
 
-/** The message payload of a unary body, or undefined to leave the body to connect. */
+/** BODY_MALFORMED, with what was wrong for the log (the fast gRPC route answers it alike). */
+export function malformed(detail: unknown): AppError {
+  return new AppError(
+    "BODY_MALFORMED",
+    "The request body is not exactly one complete message, or its compression is broken.",
+    { logDetail: detail instanceof Error ? detail.message : String(detail) },
+  );
+}
+
+/**
+ * The message payload of a unary body, "empty" when it has none, or undefined
+ * to leave the body to connect (a compression it does not take, refused
+ * before: see rpc-refusals.ts). Throws BODY_TOO_LARGE (connect's
+ * resource_exhausted) or BODY_MALFORMED.
+ */
 async function payloadOf(
   req: UniversalServerRequest,
   bytes: Uint8Array,
@@ -100,15 +118,19 @@ async function payloadOf(
     if (!enveloped) return c.request ? await c.request.decompress(bytes, readMaxBytes) : bytes;
     const envelopes = [];
     for await (const e of pipe(createAsyncIterable([bytes]), transformSplitEnvelope(readMaxBytes))) envelopes.push(e);
-    if (envelopes.length === 0) return "empty";
+    // Bytes that hold no complete message are a broken frame, not an empty body.
+    if (envelopes.length === 0) {
+      if (bytes.length > 0) throw malformed("an incomplete message");
+      return "empty";
+    }
     const [only] = envelopes;
-    if (envelopes.length > 1 || only === undefined) return undefined;
+    if (envelopes.length > 1 || only === undefined) throw malformed(`${envelopes.length} messages in a unary call`);
     return (await envelopeDecompress(only, c.request, readMaxBytes)).data;
   } catch (e) {
-    // Too large once decompressed: the caller's BODY_TOO_LARGE. Any other
-    // framing or compression fault: connect answers it in its own words.
+    // Too large once decompressed: the caller's BODY_TOO_LARGE.
     if (e instanceof ConnectError && e.code === Code.ResourceExhausted) throw e;
-    return undefined;
+    if (e instanceof AppError) throw e;
+    throw malformed(e);
   }
 }
 
@@ -116,7 +138,7 @@ async function payloadOf(
 async function checkBody(
   req: UniversalServerRequest,
   bytes: Uint8Array,
-  operation: Operation,
+  checkJson: (input: DescMessage, raw: unknown) => void,
   input: DescMessage,
   compressions: Compression[],
   readMaxBytes: number,
@@ -126,14 +148,20 @@ async function checkBody(
   const grpc = connect ? null : GRPC.exec(type);
   if (!connect && !grpc) return undefined;
   const json = Boolean((connect ?? grpc)?.[1]);
-  const payload = await payloadOf(req, bytes, grpc !== null, compressions, readMaxBytes);
+  let payload: Awaited<ReturnType<typeof payloadOf>>;
+  try {
+    payload = await payloadOf(req, bytes, grpc !== null, compressions, readMaxBytes);
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    throw e;
+  }
   if (payload === undefined) return undefined;
   if (payload === "empty") return new AppError("BODY_EMPTY", "The request has no message.");
   try {
     if (json) {
       // Valid proto3 JSON goes on to connect, which decodes it again; the core
       // then validates the message.
-      decodeInitiateJson(operation, input, parseJsonBody(payload));
+      checkJson(input, parseJsonBody(payload));
       return undefined;
     }
     fromBinary(input, payload);
@@ -146,10 +174,26 @@ async function checkBody(
   }
 }
 
+/** How a JSON body of a unary method is checked: the core's validator for InitiateService, else proto3 JSON. */
+function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => void {
+  const operation = OPERATIONS.get(method);
+  if (operation !== undefined) return (input, raw) => decodeInitiateJson(operation, input, raw);
+  return (input, raw) => {
+    try {
+      fromJson(input, raw as JsonValue);
+    } catch (e) {
+      throw new AppError("FIELD_TYPE", `The request body is not a valid ${input.typeName} in proto3 JSON.`, {
+        logDetail: e instanceof Error ? e.message : String(e),
+      });
+    }
+  };
+}
+
 function guard(handler: UniversalHandler, compressions: Compression[], readMaxBytes: number): UniversalHandler {
+  if (handler.method.methodKind !== "unary") return handler;
   const operation = OPERATIONS.get(handler.method);
-  if (operation === undefined || handler.method.methodKind !== "unary") return handler;
   const input = handler.method.input;
+  const checkJson = jsonCheck(handler.method);
   const guarded = async (req: UniversalServerRequest) => {
     if (
       req.method !== "POST" ||
@@ -163,7 +207,7 @@ function guard(handler: UniversalHandler, compressions: Compression[], readMaxBy
     try {
       const hint = CONNECT_UNARY.test(req.header.get("content-type") ?? "") ? req.header.get("content-length") : null;
       bytes = await readAllBytes(req.body as AsyncIterable<Uint8Array>, readMaxBytes, hint);
-      error = await checkBody(req, bytes, operation, input, compressions, readMaxBytes);
+      error = await checkBody(req, bytes, checkJson, input, compressions, readMaxBytes);
     } catch (e) {
       const ce = ConnectError.from(e);
       if (ce.code !== Code.ResourceExhausted) return handler(failing(req, ce));
@@ -173,12 +217,43 @@ function guard(handler: UniversalHandler, compressions: Compression[], readMaxBy
     if (error === undefined) return handler({ ...req, body: createAsyncIterable([bytes]) });
     const log = req.contextValues?.get(kRequestLog);
     if (log) {
-      log.operation = operation;
+      if (operation !== undefined) log.operation = operation;
       log.error = error;
     }
     return handler(failing(req, toConnectError(error)));
   };
   return Object.assign(guarded, handler);
+}
+
+/**
+ * Writes connect's answer. A gRPC answer without a message (an error before
+ * the first one) goes out as Trailers-Only, one HEADERS frame with
+ * END_STREAM: connect-node writes its headers and trailers in two frames,
+ * which is valid, but then carries the status only in the second one.
+ */
+async function writeAnswer(ures: UniversalServerResponse, res: NodeServerResponse): Promise<void> {
+  const type = ures.header ? new Headers(ures.header).get("content-type") : null;
+  if (ures.body === undefined || ures.trailer === undefined || rpcProtocolOf(type) !== "grpc") {
+    return universalResponseToNodeResponse(ures, res);
+  }
+  const it = ures.body[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) {
+    const headers: Record<string, string> = {};
+    for (const h of [ures.header, ures.trailer]) {
+      new Headers(h).forEach((value, key) => {
+        headers[key] = value;
+      });
+    }
+    answerTrailersOnly(res, headers);
+    return;
+  }
+  const rest: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => it };
+  const body = pipe(
+    rest,
+    transformPrepend(() => first.value),
+  );
+  return universalResponseToNodeResponse({ ...ures, body }, res);
 }
 
 /**
@@ -198,9 +273,24 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       options.fallback(req, res);
       return;
     }
-    const ureq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    const operation = OPERATIONS.get(handler.method);
+    const log = requestLogOf(req);
+    if (log && operation !== undefined) log.operation = operation;
+    const refusal = refusalBeforeConnect(handler, req, compressions);
+    if (refusal?.kind === "answer") {
+      req.resume();
+      answerRpcError(req, res, refusal.error, { httpStatus: refusal.httpStatus, extra: refusal.extra });
+      return;
+    }
+    let ureq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    if (refusal) {
+      if (log) log.error = refusal.error;
+      const header = new Headers(ureq.header);
+      header.delete(refusal.dropHeader);
+      ureq = failing({ ...ureq, header }, toConnectError(refusal.error));
+    }
     handler(ureq)
-      .then((ures) => universalResponseToNodeResponse(ures, res))
+      .then((ures) => writeAnswer(ures, res))
       .catch((e: unknown) => {
         if (ConnectError.from(e).code === Code.Aborted) return;
         const error = toAppError(e);

@@ -11,7 +11,7 @@ import {
   type HealthCheckResponse,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as Status,
-} from "../../gen/health/v1/health_pb.js";
+} from "../../gen/grpc/health/v1/health_pb.js";
 import { AppError, toAppError } from "../core/error-catalogue.js";
 
 /** The readiness of the instance, with the reason when it is not ready. */

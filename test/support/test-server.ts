@@ -36,6 +36,8 @@ export interface TestServerOptions {
    * `server.host`/`server.port` and `store.sqlite` are filled in when left out.
    */
   readonly config?: Record<string, unknown>;
+  /** false: build the server without its fast routes (createServer's seam), for the parity test. */
+  readonly fastRoutes?: boolean;
   /** Reuse this directory (and its SQLite file) instead of a new temp dir; it is then not removed. */
   readonly dir?: string;
 }
@@ -92,7 +94,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
   });
   const logger = pino({ level: "info" }, sink);
-  const server = createServer(config, logger);
+  const server = createServer(config, logger, { fastRoutes: options.fastRoutes });
   const { url, port } = await server.listen();
   const issueToken = async (serialNumber = TEST_SERIAL) => (await server.tokens.issue(serialNumber)).accessToken;
   const accessToken = await issueToken();
