@@ -46,9 +46,9 @@ afterAll(async () => {
 });
 
 describe("README commands", () => {
-  it('"Try it" runs as written: JSON paths, buf curl on three protocols, the signature checked by hand', async () => {
+  it('"Try it" runs as written: JSON paths, buf curl on three protocols, a gzip body, the signature checked by hand', async () => {
     const blocks = shellBlocks("## Try it", "<!-- /section:usage -->");
-    expect(blocks.length).toBe(3);
+    expect(blocks.length).toBe(4);
     const host = new URL(server.url).host;
     const script = `set -euo pipefail\n${blocks.join("\n").replaceAll("127.0.0.1:8080", host)}`;
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
@@ -60,8 +60,8 @@ describe("README commands", () => {
       );
     });
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-    // Sale and verification on the JSON paths, then three Sales over buf curl.
-    expect(stdout.match(/"invoiceId": ?"[0-9a-f-]{36}"/g)?.length).toBe(5);
+    // Sale and verification on the JSON paths, three Sales over buf curl, then a gzip verification.
+    expect(stdout.match(/"invoiceId": ?"[0-9a-f-]{36}"/g)?.length).toBe(6);
     // The last two lines: the HMAC computed with openssl, and the answer's signature.
     const [computed, answered] = stdout.trim().split("\n").slice(-2);
     expect(computed).toMatch(/^[0-9A-F]{40}$/);
