@@ -17,6 +17,7 @@ import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { connectUnaryRoute } from "./http/connect-unary-route.js";
+import { armDeadline, bodyFailingAtDeadline } from "./http/deadline.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
 import { jsonRoutes, sendError } from "./http/json-routes.js";
@@ -30,14 +31,7 @@ import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
 import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
-import {
-  admissionInterceptor,
-  createAdmission,
-  kRefusal,
-  refusalOf,
-  routerWithInterceptors,
-  withDeadline,
-} from "./ops/overload.js";
+import { admissionInterceptor, createAdmission, routerWithInterceptors, withDeadline } from "./ops/overload.js";
 import { registerReflection } from "./ops/reflection.js";
 import { drain } from "./ops/shutdown.js";
 import { type AppStore, openStore } from "./store/open-store.js";
@@ -92,7 +86,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
   const connectHandler = createRpcHandler({
     routes: (base) => {
       // Admission refusals and the server deadline apply to every service.
-      const router = routerWithInterceptors(base, [admissionInterceptor(config.limits.requestTimeoutMs)]);
+      const router = routerWithInterceptors(base, [admissionInterceptor()]);
       initiateRoutes(core)(router);
       authRoutes(tokens, { apiKeys: config.auth.apiKeys })(router);
       registerHealth(router, { state, router: base });
@@ -101,7 +95,9 @@ export function createServer(config: Config, logger: Logger): AppServer {
       for (const h of base.handlers) rpcPaths.set(h.requestPath, `${h.service.name}/${h.method.name}`);
     },
     readMaxBytes: config.limits.maxBodyBytes,
-    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)).set(kRefusal, refusalOf(req)),
+    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)),
+    // A body still arriving at the deadline fails, and connect answers that in the caller's protocol.
+    wrapBody: (req, body) => bodyFailingAtDeadline(requestLogOf(req), body),
     fallback: (req, res) =>
       sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${req.url}.`)),
   });
@@ -125,9 +121,11 @@ export function createServer(config: Config, logger: Logger): AppServer {
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
     connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
-    (req, res) => {
+    (req, res, _path, log) => {
       // connect writes its own headers; this one goes in first.
       res.setHeader("x-request-id", requestIdOf(res));
+      // Answered at expiry by the body (above) or the interceptor, in connect's words.
+      armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
       connectHandler(req, res);
       return true;
     },

@@ -55,6 +55,8 @@ export interface RpcHandlerOptions {
   readonly contextValues?: (req: NodeServerRequest) => ContextValues;
   /** Answers a path no RPC is served at. */
   readonly fallback: NodeHandler;
+  /** Wraps each request's body as connect reads it (the deadline's hook). */
+  readonly wrapBody?: (req: NodeServerRequest, body: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
   /** Told when a handler failed without answering (never expected). */
   readonly onHandlerError?: (error: unknown, req: NodeServerRequest) => void;
 }
@@ -215,6 +217,7 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       return;
     }
     const ureq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues?.(req));
+    if (options.wrapBody) ureq.body = options.wrapBody(req, ureq.body as AsyncIterable<Uint8Array>);
     handler(ureq)
       .then((ures) => universalResponseToNodeResponse(ures, res))
       .catch((e: unknown) => {
