@@ -19,11 +19,13 @@ import { authRoutes } from "./http/auth-routes.js";
 import { connectUnaryRoute } from "./http/connect-unary-route.js";
 import { armDeadline, bodyFailingAtDeadline } from "./http/deadline.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
+import { headerListLimit } from "./http/header-limit.js";
+import { limitSession } from "./http/http2-session-limits.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
 import { jsonRoutes, sendError } from "./http/json-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
-import { createSniffingServer } from "./http/protocol-sniffer.js";
+import { createSniffingServer, createTlsServer } from "./http/protocol-sniffer.js";
 import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
@@ -112,6 +114,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
   metrics.readInFlightFrom(() => admission.inFlight);
   const deadlineMs = config.limits.requestTimeoutMs;
   const routes: Route[] = [
+    headerListLimit(config.limits.maxHeaderBytes),
     admission.route,
     opsRoutes(state, metrics),
     withDeadline(jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
@@ -175,45 +178,47 @@ export function createServer(config: Config, logger: Logger): AppServer {
       seconds: 0,
     }),
   );
-  let front: NetServer;
-  let http1: http.Server | undefined;
   const limits = config.limits;
-  const h2Options: http2.ServerOptions = {
-    settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
-  };
-  if (config.server.tls) {
-    const secure = http2.createSecureServer(
-      { ...h2Options, cert: config.server.tls.cert, key: config.server.tls.key, allowHTTP1: true },
-      listener as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-    );
-    secure.on("session", trackSession);
-    // Emitted for HTTP/1.1 connections (allowHTTP1): node:http's parser runs on them.
-    secure.on("clientError", clientErrors);
-    secure.on("secureConnection", trackSocket);
-    front = secure;
-  } else {
-    http1 = http.createServer(
-      {
-        headersTimeout: limits.headersTimeoutMs,
-        // Node's bound on receiving a whole request; must not undercut the headers timeout.
-        requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
-        keepAliveTimeout: limits.keepAliveTimeoutMs,
-        maxHeaderSize: limits.maxHeaderBytes,
-        // How often the two timeouts above are checked (Node's default is 30 s).
-        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
-      },
-      listener,
-    );
-    // http1 never listens itself (the sniffer hands it sockets), and node:http
-    // starts tracking connections, which the timeouts and closeIdleConnections()
-    // rely on, only on "listening".
-    http1.emit("listening");
-    http1.on("clientError", clientErrors);
-    const h2c = http2.createServer(h2Options, listener);
-    h2c.on("session", trackSession);
-    front = createSniffingServer({ http1, http2: h2c, firstByteTimeoutMs: limits.headersTimeoutMs });
-    front.on("connection", trackSocket);
-  }
+  // One HTTP/1.1 and one HTTP/2 server behind the one port, plain text or
+  // TLS (protocol-sniffer.ts), so both get the same limits either way.
+  const http1 = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's bound on receiving a whole request: a backstop past the request
+      // deadline (which answers a body still arriving itself, once), never
+      // under the headers timeout.
+      requestTimeout: Math.max(limits.requestTimeoutMs + 1000, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often the two timeouts above are checked (Node's default is 30 s).
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    listener,
+  );
+  // http1 never listens itself (the front hands it sockets), and node:http
+  // starts tracking connections, which the timeouts and closeIdleConnections()
+  // rely on, only on "listening".
+  http1.emit("listening");
+  http1.on("clientError", clientErrors);
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes } },
+    listener,
+  );
+  // The socket under each new session ("session" follows "connection" at once).
+  let handed: Socket | undefined;
+  h2.prependListener("connection", (socket: Socket) => {
+    handed = socket;
+  });
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    trackSession(session);
+    if (handed) limitSession(session, handed, limits);
+    handed = undefined;
+  });
+  const targets = { http1, http2: h2, firstByteTimeoutMs: limits.headersTimeoutMs };
+  const front: NetServer = config.server.tls
+    ? createTlsServer(targets, config.server.tls)
+    : createSniffingServer(targets);
+  front.on("connection", trackSocket);
 
   return {
     core,

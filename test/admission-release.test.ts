@@ -114,7 +114,10 @@ describe("HTTP/2: admission comes back while the attacking connections stay open
 
   it("a reader that opens no flow-control window (initialWindowSize 0) holds no place past the deadline", async () => {
     const json = JSON.stringify(saleBody(s.accessToken));
-    const grpc = encodeEnvelope(0, toBinary(SaleRequestSchema, fromJson(SaleRequestSchema, saleBody(s.accessToken) as JsonObject)));
+    const grpc = encodeEnvelope(
+      0,
+      toBinary(SaleRequestSchema, fromJson(SaleRequestSchema, saleBody(s.accessToken) as JsonObject)),
+    );
     const bodies: [Target, Uint8Array | string][] = [
       [TARGETS[0] as Target, json],
       [TARGETS[1] as Target, json],
@@ -147,7 +150,9 @@ describe("HTTP/2: admission comes back while the attacking connections stay open
 });
 
 describe("HTTP/1.1: admission comes back", () => {
-  for (const target of TARGETS.filter((t) => !t.type.startsWith("application/grpc+") && t.type !== "application/grpc")) {
+  for (const target of TARGETS.filter(
+    (t) => !t.type.startsWith("application/grpc+") && t.type !== "application/grpc",
+  )) {
     it(`${target.name}: oversize, never-ending and dropped bodies`, async () => {
       const wait = DEADLINE_MS + 1000;
       const sockets = [

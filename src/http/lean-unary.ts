@@ -16,7 +16,7 @@ import {
   VerificationRequestSchema,
   VerificationResponseSchema,
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
-import { AppError, toAppError } from "../core/error-catalogue.js";
+import { type AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core, InitiateResult } from "../core/initiate-service.js";
 import { refusalOf } from "../ops/overload.js";

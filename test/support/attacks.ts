@@ -34,7 +34,10 @@ export const TARGETS: readonly Target[] = [
 ];
 
 /** An HTTP/2 session to `url`, connected. */
-export async function h2Session(url: string, options: http2.ClientSessionOptions = {}): Promise<http2.ClientHttp2Session> {
+export async function h2Session(
+  url: string,
+  options: http2.ClientSessionOptions = {},
+): Promise<http2.ClientHttp2Session> {
   const session = http2.connect(url, options);
   session.on("error", () => undefined);
   await new Promise<void>((resolve, reject) => {
