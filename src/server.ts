@@ -110,6 +110,7 @@ export function createServer(config: Config, logger: Logger): AppServer {
     isExempt: (path) =>
       OPS_PATHS.has(path) || path.startsWith("/grpc.health.v1.Health/") || path.startsWith("/grpc.reflection."),
     isRpc: (path) => rpcPaths.has(path),
+    deadlineMs: config.limits.requestTimeoutMs,
   });
   metrics.readInFlightFrom(() => admission.inFlight);
   const deadlineMs = config.limits.requestTimeoutMs;

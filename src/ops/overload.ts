@@ -31,6 +31,8 @@ export interface AdmissionOptions {
   readonly isExempt: (path: string) => boolean;
   /** Paths served by the RPC handler, refused through the interceptor. */
   readonly isRpc: (path: string) => boolean;
+  /** The request deadline; a refusal that cannot be delivered is given up after it. */
+  readonly deadlineMs: number;
 }
 
 /** The admission gate. */
@@ -78,6 +80,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
     }
     // The body is not wanted; let it drain rather than be parsed as a request.
     req.resume();
+    armDeadline(req, res, log, { ms: options.deadlineMs }, () => undefined);
     sendError(req, res, refusal);
     return true;
   };
