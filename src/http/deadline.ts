@@ -100,7 +100,7 @@ function cut(req: NodeServerRequest, res: NodeServerResponse): void {
     if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
     return;
   }
-  if (!res.writableFinished || !req.complete) req.socket.destroy();
+  if (!res.writableFinished || !req.complete) req.socket?.destroy();
 }
 
 /**
@@ -127,7 +127,8 @@ export function endUnwantedBody(req: NodeServerRequest, res: NodeServerResponse)
     else reset();
     return;
   }
-  if (bodyStillArriving(req)) req.socket.destroySoon();
+  // The socket is gone (null) once node has let go of the connection.
+  if (bodyStillArriving(req)) req.socket?.destroySoon();
 }
 
 /**
