@@ -58,11 +58,6 @@ export async function rawConnect(
 
 export const GOAWAY = 0x7;
 
-/** Resolves with the value of `p`, or "open" if it has not settled within `ms`. */
-export function within<T>(p: Promise<T>, ms: number): Promise<T | "open"> {
-  return Promise.race([p, new Promise<"open">((r) => setTimeout(() => r("open"), ms))]);
-}
-
 /**
  * Connections the server (this process, listening on `serverPort`) still
  * holds a socket for, by the caller's port. Read from /proc/net/tcp: an
