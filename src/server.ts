@@ -17,12 +17,15 @@ import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { connectUnaryRoute } from "./http/connect-unary-route.js";
+import { armDeadline, bodyFailingAtDeadline } from "./http/deadline.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
+import { headerListLimit } from "./http/header-limit.js";
+import { limitSession } from "./http/http2-session-limits.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
 import { jsonRoutes } from "./http/json-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
-import { createSniffingServer } from "./http/protocol-sniffer.js";
+import { createSniffingServer, createTlsServer } from "./http/protocol-sniffer.js";
 import { requestGuardRoute, routeParserRefusals } from "./http/request-guards.js";
 import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
@@ -32,14 +35,7 @@ import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
 import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
-import {
-  admissionInterceptor,
-  createAdmission,
-  kRefusal,
-  refusalOf,
-  routerWithInterceptors,
-  withDeadline,
-} from "./ops/overload.js";
+import { admissionInterceptor, createAdmission, routerWithInterceptors, withDeadline } from "./ops/overload.js";
 import { registerReflection } from "./ops/reflection.js";
 import { drain } from "./ops/shutdown.js";
 import { type AppStore, openStore } from "./store/open-store.js";
@@ -103,7 +99,7 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
   const connectHandler = createRpcHandler({
     routes: (base) => {
       // Admission refusals and the server deadline apply to every service.
-      const router = routerWithInterceptors(base, [admissionInterceptor(config.limits.requestTimeoutMs)]);
+      const router = routerWithInterceptors(base, [admissionInterceptor()]);
       initiateRoutes(core)(router);
       authRoutes(tokens, { apiKeys: config.auth.apiKeys })(router);
       registerHealth(router, { state, router: base });
@@ -112,7 +108,9 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
       for (const h of base.handlers) rpcPaths.set(h.requestPath, `${h.service.name}/${h.method.name}`);
     },
     readMaxBytes: config.limits.maxBodyBytes,
-    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)).set(kRefusal, refusalOf(req)),
+    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)),
+    // A body still arriving at the deadline fails, and connect answers that in the caller's protocol.
+    wrapBody: (req, body) => bodyFailingAtDeadline(requestLogOf(req), body),
     // An unknown RPC gets UNIMPLEMENTED in its protocol, anything else the JSON 404.
     fallback: answerRouteNotFound,
   });
@@ -123,11 +121,13 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
     isExempt: (path) =>
       OPS_PATHS.has(path) || path.startsWith("/grpc.health.v1.Health/") || path.startsWith("/grpc.reflection."),
     isRpc: (path) => rpcPaths.has(path),
+    deadlineMs: config.limits.requestTimeoutMs,
   });
   metrics.readInFlightFrom(() => admission.inFlight);
   const deadlineMs = config.limits.requestTimeoutMs;
   const routes: Route[] = [
     requestGuardRoute,
+    headerListLimit(config.limits.maxHeaderBytes),
     admission.route,
     opsRoutes(state, metrics),
     withDeadline(jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
@@ -141,9 +141,11 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
           grpcUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
           connectUnaryRoute(core, { maxBodyBytes: config.limits.maxBodyBytes, requestTimeoutMs: deadlineMs }),
         ]),
-    (req, res) => {
+    (req, res, _path, log) => {
       // connect writes its own headers; this one goes in first.
       res.setHeader("x-request-id", requestIdOf(res));
+      // Answered at expiry by the body (above) or the interceptor, in connect's words.
+      armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
       connectHandler(req, res);
       return true;
     },
@@ -193,48 +195,49 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
       seconds: 0,
     }),
   );
-  let front: NetServer;
-  let http1: http.Server | undefined;
   const limits = config.limits;
-  const h2Options: http2.ServerOptions = {
-    settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes },
-  };
-  if (config.server.tls) {
-    const secure = http2.createSecureServer(
-      { ...h2Options, cert: config.server.tls.cert, key: config.server.tls.key, allowHTTP1: true },
-      listener as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-    );
-    secure.on("session", trackSession);
-    routeParserRefusals(secure, listener);
-    // Emitted for HTTP/1.1 connections (allowHTTP1): node:http's parser runs on them.
-    secure.on("clientError", clientErrors);
-    secure.on("secureConnection", trackSocket);
-    front = secure;
-  } else {
-    http1 = http.createServer(
-      {
-        headersTimeout: limits.headersTimeoutMs,
-        // Node's bound on receiving a whole request; must not undercut the headers timeout.
-        requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
-        keepAliveTimeout: limits.keepAliveTimeoutMs,
-        maxHeaderSize: limits.maxHeaderBytes,
-        // How often the two timeouts above are checked (Node's default is 30 s).
-        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
-      },
-      listener,
-    );
-    // http1 never listens itself (the sniffer hands it sockets), and node:http
-    // starts tracking connections, which the timeouts and closeIdleConnections()
-    // rely on, only on "listening".
-    http1.emit("listening");
-    http1.on("clientError", clientErrors);
-    routeParserRefusals(http1, listener);
-    const h2c = http2.createServer(h2Options, listener);
-    h2c.on("session", trackSession);
-    routeParserRefusals(h2c, listener);
-    front = createSniffingServer({ http1, http2: h2c, firstByteTimeoutMs: limits.headersTimeoutMs });
-    front.on("connection", trackSocket);
-  }
+  // One HTTP/1.1 and one HTTP/2 server behind the one port, plain text or
+  // TLS (protocol-sniffer.ts), so both get the same limits either way.
+  const http1 = http.createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      // Node's bound on receiving a whole request: a backstop past the request
+      // deadline (which answers a body still arriving itself, once), never
+      // under the headers timeout.
+      requestTimeout: Math.max(limits.requestTimeoutMs + 1000, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often the two timeouts above are checked (Node's default is 30 s).
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    listener,
+  );
+  // http1 never listens itself (the front hands it sockets), and node:http
+  // starts tracking connections, which the timeouts and closeIdleConnections()
+  // rely on, only on "listening".
+  http1.emit("listening");
+  http1.on("clientError", clientErrors);
+  routeParserRefusals(http1, listener);
+  const h2 = http2.createServer(
+    { settings: { maxConcurrentStreams: limits.http2MaxConcurrentStreams, maxHeaderListSize: limits.maxHeaderBytes } },
+    listener,
+  );
+  routeParserRefusals(h2, listener);
+  // The socket under each new session ("session" follows "connection" at once).
+  let handed: Socket | undefined;
+  h2.prependListener("connection", (socket: Socket) => {
+    handed = socket;
+  });
+  h2.on("session", (session: http2.ServerHttp2Session) => {
+    trackSession(session);
+    if (handed) limitSession(session, handed, limits);
+    handed = undefined;
+  });
+  const targets = { http1, http2: h2, firstByteTimeoutMs: limits.headersTimeoutMs };
+  const front: NetServer = config.server.tls
+    ? createTlsServer(targets, config.server.tls)
+    : createSniffingServer(targets);
+  front.on("connection", trackSocket);
 
   return {
     core,

@@ -299,6 +299,24 @@ const BAD: readonly Bad[] = [
     says: [/limits\.maxBodyBytes/],
   },
   {
+    what: "an HTTP/2 idle timeout below 1 s",
+    ext: "yaml",
+    text: `limits: { http2IdleTimeoutMs: 5 }\n${endpointYaml(KEY)}`,
+    says: [/limits\.http2IdleTimeoutMs: must be at least 1000 \(milliseconds\)/],
+  },
+  {
+    what: "an HTTP/2 headers timeout that is not a whole number",
+    ext: "yaml",
+    text: `limits: { http2HeadersTimeoutMs: 2.5 }\n${endpointYaml(KEY)}`,
+    says: [/limits\.http2HeadersTimeoutMs: must be a whole number of milliseconds/],
+  },
+  {
+    what: "an HTTP/2 GOAWAY timeout given as text",
+    ext: "yaml",
+    text: `limits: { http2GoawayTimeoutMs: "5s" }\n${endpointYaml(KEY)}`,
+    says: [/limits\.http2GoawayTimeoutMs: must be a number of milliseconds/],
+  },
+  {
     what: "a YAML syntax error on the key's line",
     ext: "yaml",
     text: `endpoints:\n  - id: "1"\n    controlKey: ${KEY}\n      operations: [\n`,

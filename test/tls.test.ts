@@ -15,12 +15,15 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InitiateService, SaleRequestSchema } from "../gen/toptechpay/initiate/v1/initiate_pb.js";
+import { EMPTY_SETTINGS, PREFACE, serverLetsGo } from "./support/h2-frames.js";
 import { type Answer, expectSignedAnswer, saleBody } from "./support/initiate-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 
 let certDir: string;
 let ca: Buffer;
 let s: TestServer;
+/** Short limits, to show each is applied over TLS. */
+let strict: TestServer;
 
 beforeAll(async () => {
   certDir = mkdtempSync(join(tmpdir(), "cp-tls-"));
@@ -48,12 +51,18 @@ beforeAll(async () => {
     { stdio: "pipe" },
   );
   ca = readFileSync(join(certDir, "cert.pem"));
-  s = await startTestServer({
-    config: { server: { tls: { cert: join(certDir, "cert.pem"), key: join(certDir, "key.pem") } } },
+  const tlsFiles = { cert: join(certDir, "cert.pem"), key: join(certDir, "key.pem") };
+  s = await startTestServer({ config: { server: { tls: tlsFiles } } });
+  strict = await startTestServer({
+    config: {
+      server: { tls: tlsFiles },
+      limits: { headersTimeoutMs: 400, keepAliveTimeoutMs: 300, maxHeaderBytes: 2048, http2HeadersTimeoutMs: 300 },
+    },
   });
 });
 afterAll(async () => {
   await s?.close();
+  await strict?.close();
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
@@ -180,5 +189,67 @@ describe("TLS", () => {
     const client = createClient(InitiateService, createGrpcTransport({ baseUrl: s.url, nodeOptions: { ca } }));
     const answer = await client.sale(fromJson(SaleRequestSchema, saleBody(s.accessToken) as JsonObject));
     expectSignedAnswer(answer as never, { accessToken: s.accessToken, amountCentis: 1015, currency: "EUR" });
+  });
+});
+
+/** A TLS connection choosing `alpn`; writes `text` and resolves with what came back and when the server ended it. */
+function tlsExchange(
+  server: TestServer,
+  alpn: string,
+  text: string | Buffer,
+): Promise<{ socket: tls.TLSSocket; answer: Promise<{ text: string; ms: number }> }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      { host: "127.0.0.1", port: server.port, ca, ALPNProtocols: [alpn], servername: "localhost" },
+      () => {
+        const started = Date.now();
+        let out = "";
+        socket.setEncoding("latin1");
+        socket.on("data", (c: string) => {
+          out += c;
+        });
+        const answer = new Promise<{ text: string; ms: number }>((done) =>
+          socket.once("end", () => done({ text: out, ms: Date.now() - started })),
+        );
+        socket.write(text);
+        resolve({ socket, answer });
+      },
+    );
+    socket.on("error", reject);
+  });
+}
+
+describe("TLS applies the same limits as plain text", () => {
+  it("HTTP/1.1: headers slower than limits.headersTimeoutMs get 408 REQUEST_TIMEOUT", async () => {
+    const { answer } = await tlsExchange(strict, "http/1.1", "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    const { text } = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 408 /);
+    expect(text).toContain('"code":"REQUEST_TIMEOUT"');
+  });
+
+  it("HTTP/1.1: headers over limits.maxHeaderBytes get 431 HEADERS_TOO_LARGE", async () => {
+    const { answer } = await tlsExchange(
+      strict,
+      "http/1.1",
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(4096)}\r\n\r\n`,
+    );
+    const { text } = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 431 /);
+    expect(text).toContain('"code":"HEADERS_TOO_LARGE"');
+  });
+
+  it("HTTP/1.1: an idle keep-alive connection is closed after limits.keepAliveTimeoutMs", async () => {
+    const { answer } = await tlsExchange(strict, "http/1.1", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const { text, ms } = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(text).toMatch(/keep-alive/i);
+    // Closed by the server, not after the headers timeout nor never.
+    expect(ms).toBeLessThan(4000);
+  });
+
+  it("HTTP/2: a connection that sends only the preface is closed after limits.http2HeadersTimeoutMs", async () => {
+    const { socket } = await tlsExchange(strict, "h2", Buffer.concat([PREFACE, EMPTY_SETTINGS]));
+    expect(socket.alpnProtocol).toBe("h2");
+    expect(await serverLetsGo(strict.port, socket.localPort as number, 4000)).not.toBe("open");
   });
 });

@@ -37,6 +37,15 @@ const apiKeySchema = z
     "give exactly one of key, keyEnv or keyFile",
   );
 
+/** A whole number of milliseconds within [min, max], with messages a person can act on. */
+function milliseconds(min: number, max: number) {
+  return z
+    .number({ error: "must be a number of milliseconds" })
+    .int("must be a whole number of milliseconds")
+    .min(min, `must be at least ${min} (milliseconds)`)
+    .max(max, `must be at most ${max} (milliseconds)`);
+}
+
 /** The configuration file as written, before secrets are resolved. */
 export const configFileSchema = z.strictObject({
   server: z
@@ -106,6 +115,13 @@ export const configFileSchema = z.strictObject({
         .max(1024 * 1024)
         .default(16 * 1024),
       http2MaxConcurrentStreams: z.number().int().min(1).max(100_000).default(256),
+      // An HTTP/2 connection with no request open this long gets GOAWAY.
+      http2IdleTimeoutMs: milliseconds(1000, 3_600_000).default(60_000),
+      // A new HTTP/2 connection must complete its first request's headers within this.
+      http2HeadersTimeoutMs: milliseconds(100, 600_000).default(10_000),
+      // After GOAWAY, a connection still open this long (streams unfinished, or the
+      // caller keeps its socket) is cut.
+      http2GoawayTimeoutMs: milliseconds(100, 600_000).default(5_000),
     })
     .prefault({}),
   shutdown: z

@@ -37,6 +37,9 @@ export interface Config {
     readonly keepAliveTimeoutMs: number;
     readonly maxHeaderBytes: number;
     readonly http2MaxConcurrentStreams: number;
+    readonly http2IdleTimeoutMs: number;
+    readonly http2HeadersTimeoutMs: number;
+    readonly http2GoawayTimeoutMs: number;
   };
   readonly shutdown: { readonly graceSeconds: number };
   readonly log: { readonly level: ConfigFile["log"]["level"] };

@@ -16,10 +16,11 @@ import {
   VerificationRequestSchema,
   VerificationResponseSchema,
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
-import { AppError, toAppError } from "../core/error-catalogue.js";
+import { type AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core, InitiateResult } from "../core/initiate-service.js";
 import { refusalOf } from "../ops/overload.js";
+import { armDeadline } from "./deadline.js";
 import { ClientGoneError, readBody } from "./json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { noteSuccess, requestLogOf } from "./request-log.js";
@@ -88,26 +89,17 @@ export function serveLeanUnary(
   };
 
   async function run(): Promise<void> {
+    const { timeoutMs, callerDeadline } = limits.deadline;
+    if (log) armDeadline(req, res, log, { ms: timeoutMs, callerDeadline }, fail);
     const refusal = refusalOf(req);
     if (refusal) throw refusal;
-    const { timeoutMs, callerDeadline } = limits.deadline;
-    const timer = setTimeout(() => {
-      const message = callerDeadline
-        ? "The request did not finish within the caller's deadline."
-        : `The request did not finish within ${timeoutMs} ms.`;
-      fail(new AppError("DEADLINE_EXCEEDED", message));
-    }, timeoutMs);
-    try {
-      // The same bound connect applies: the whole body as sent.
-      const message = codec.decode(await readBody(req, limits.maxBodyBytes), method);
-      const result = await core.initiate(method.operation, message);
-      // The deadline may have answered already; the session stays stored.
-      if (res.headersSent || res.writableEnded) return;
-      noteSuccess(log, result);
-      codec.answer(res, method, result);
-    } finally {
-      clearTimeout(timer);
-    }
+    // The same bound connect applies: the whole body as sent.
+    const message = codec.decode(await readBody(req, limits.maxBodyBytes), method);
+    const result = await core.initiate(method.operation, message);
+    // The deadline may have answered already; the session stays stored.
+    if (res.headersSent || res.writableEnded) return;
+    noteSuccess(log, result);
+    codec.answer(res, method, result);
   }
 
   run().catch((e: unknown) => {

@@ -1,11 +1,20 @@
 /**
- * One plain-text port for HTTP/1.1 and HTTP/2 with prior knowledge (h2c).
- * node:http2 cannot take HTTP/1.1 without TLS, so each new connection's first
- * bytes are read: an HTTP/2 client always opens with the preface "PRI * HTTP/2.0",
- * which no HTTP/1.1 request line can start with. The socket, with those bytes
- * put back, is then handed to the matching server.
+ * One port for HTTP/1.1 and HTTP/2, in plain text or TLS, in front of one
+ * node:http server and one node:http2 server, so both protocols get the same
+ * limits and timeouts whichever way they arrive.
+ *
+ * Plain text (h2c with prior knowledge): node:http2 cannot take HTTP/1.1
+ * without TLS, so each new connection's first bytes are read: an HTTP/2
+ * client always opens with the preface "PRI * HTTP/2.0", which no HTTP/1.1
+ * request line can start with. The socket, with those bytes put back, is then
+ * handed to the matching server.
+ *
+ * TLS: ALPN chooses. node:http2's own secure server with allowHTTP1 serves
+ * HTTP/1.1 through a parser that ignores node:http's headersTimeout,
+ * keepAliveTimeout and maxHeaderSize, so the TLS socket is handed over instead.
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 
 const PREFACE_START = Buffer.from("PRI ");
 
@@ -44,4 +53,26 @@ export function createSniffingServer(targets: SniffTargets): net.Server {
     socket.on("data", onData);
     socket.on("error", () => socket.destroy());
   });
+}
+
+/** A tls.Server that hands each connection to the HTTP/2 server (ALPN h2) or the HTTP/1.1 server (anything else). */
+export function createTlsServer(
+  targets: SniffTargets,
+  secure: { readonly cert: Buffer; readonly key: Buffer },
+): tls.Server {
+  return tls.createServer(
+    {
+      cert: secure.cert,
+      key: secure.key,
+      ALPNProtocols: ["h2", "http/1.1"],
+      // The handshake, like a plain connection's first bytes, is bounded.
+      handshakeTimeout: targets.firstByteTimeoutMs,
+      noDelay: true,
+    },
+    (socket) => {
+      socket.on("error", () => socket.destroy());
+      if (socket.alpnProtocol === "h2") targets.http2.emit("connection", socket);
+      else targets.http1.emit("connection", socket);
+    },
+  );
 }

@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { AppError } from "../core/error-catalogue.js";
+import { endUnwantedBody } from "./deadline.js";
 import { sendError } from "./json-routes.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { attachRequestLog, detectProtocol, type RequestLog } from "./request-log.js";
@@ -102,6 +103,11 @@ export function createRequestListener(
     attachRequestLog(req, log);
     // Routes put x-request-id in the headers they answer with (requestIdOf).
     res.once("close", () => writeLogLine(logger, req, res, log, onEnd));
+    // An answer written while the body still arrives (a refusal, a body too
+    // large, a deadline) must not leave the request open: its close releases
+    // what it holds.
+    // (node:http2's compatibility response says "finish" only on close; its stream says it when written.)
+    ("stream" in res ? res.stream : res).once("finish", () => endUnwantedBody(req, res));
     try {
       for (const route of routes) if (route(req, res, path, log)) return;
       sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${path}.`));

@@ -24,8 +24,14 @@ export interface RequestLog {
   invoiceId?: string;
   /** Counted against limits.maxInFlight by admission; released when the request ends. */
   admitted?: boolean;
-  /** The server deadline's timer, cleared when the request ends. */
-  deadline?: NodeJS.Timeout;
+  /** Why admission refused the request, if it did; the route that serves it answers this. */
+  refusal?: AppError;
+  /** The deadline's timer (deadline.ts), cleared when the request ends. */
+  deadline?: NodeJS.Timeout | undefined;
+  /** Answers the request when its deadline passes; set by the route serving it. */
+  onDeadline?: ((error: AppError) => void) | undefined;
+  /** The error due once the deadline has passed. */
+  expired?: AppError;
 }
 
 // The record rides on the request object under a private symbol. A WeakMap

@@ -60,6 +60,8 @@ export interface RpcHandlerOptions {
   readonly contextValues?: (req: NodeServerRequest) => ContextValues;
   /** Answers a path no RPC is served at. */
   readonly fallback: NodeHandler;
+  /** Wraps each request's body as connect reads it (the deadline's hook). */
+  readonly wrapBody?: (req: NodeServerRequest, body: AsyncIterable<Uint8Array>) => AsyncIterable<Uint8Array>;
   /** Told when a handler failed without answering (never expected). */
   readonly onHandlerError?: (error: unknown, req: NodeServerRequest) => void;
 }
@@ -288,6 +290,8 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       const header = new Headers(ureq.header);
       header.delete(refusal.dropHeader);
       ureq = failing({ ...ureq, header }, toConnectError(refusal.error));
+    } else if (options.wrapBody) {
+      ureq.body = options.wrapBody(req, ureq.body as AsyncIterable<Uint8Array>);
     }
     handler(ureq)
       .then((ures) => writeAnswer(ures, res))

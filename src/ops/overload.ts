@@ -10,13 +10,14 @@
  * the caller's protocol (Connect JSON, gRPC trailers, gRPC-Web frame) with the
  * usual ErrorDetail.
  */
-import { Code, ConnectError, type ConnectRouter, createContextKey, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { AppError } from "../core/error-catalogue.js";
 import { toConnectError } from "../http/connect-errors.js";
+import { armDeadline, clearDeadline, deadlineError, onDeadline } from "../http/deadline.js";
 import { sendError } from "../http/json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
 import type { Route } from "../http/request-listener.js";
-import { kRequestLog, type RequestLog } from "../http/request-log.js";
+import { kRequestLog, type RequestLog, requestLogOf } from "../http/request-log.js";
 import { shuttingDown } from "./health.js";
 
 /** Seconds a refused caller is told to wait. */
@@ -30,6 +31,8 @@ export interface AdmissionOptions {
   readonly isExempt: (path: string) => boolean;
   /** Paths served by the RPC handler, refused through the interceptor. */
   readonly isRpc: (path: string) => boolean;
+  /** The request deadline; a refusal that cannot be delivered is given up after it. */
+  readonly deadlineMs: number;
 }
 
 /** The admission gate. */
@@ -45,15 +48,10 @@ export interface Admission {
   readonly inFlight: number;
 }
 
-const refusals = new WeakMap<object, AppError>();
-
-/** The refusal decided for an RPC request, if any (read into context values). */
+/** The refusal decided for a request, if any; the route that serves it answers this. */
 export function refusalOf(req: NodeServerRequest): AppError | undefined {
-  return refusals.get(req);
+  return requestLogOf(req)?.refusal;
 }
-
-/** Carries the refusal into Connect handlers. */
-export const kRefusal = createContextKey<AppError | undefined>(undefined, { description: "admission refusal" });
 
 /** Creates the admission gate. */
 export function createAdmission(options: AdmissionOptions): Admission {
@@ -76,11 +74,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
     // While draining, an HTTP/1.1 connection should not carry more requests.
     if (refusal.code === "SHUTTING_DOWN" && req.httpVersionMajor === 1) res.setHeader("connection", "close");
     if (options.isRpc(path)) {
-      refusals.set(req, refusal);
+      // Answered in the caller's protocol by the lean routes or the interceptor.
+      log.refusal = refusal;
       return false;
     }
     // The body is not wanted; let it drain rather than be parsed as a request.
     req.resume();
+    armDeadline(req, res, log, { ms: options.deadlineMs }, () => undefined);
     sendError(req, res, refusal);
     return true;
   };
@@ -97,38 +97,32 @@ export function createAdmission(options: AdmissionOptions): Admission {
   };
 }
 
-function deadlineError(ms: number): AppError {
-  return new AppError("DEADLINE_EXCEEDED", `The request did not finish within ${ms} ms.`);
-}
-
 /**
- * Refuses RPCs marked by admission, and bounds unary RPCs by the server's
- * deadline or the caller's (grpc-timeout, connect-timeout-ms), whichever comes
- * first. Streams (Health.Watch, reflection) are not bounded.
+ * Refuses RPCs marked by admission, and bounds unary RPCs by the request's
+ * deadline (deadline.ts, armed when the request was routed) or the caller's
+ * (grpc-timeout, connect-timeout-ms, which connect turns into an abort),
+ * whichever comes first. Streams (Health.Watch, reflection) are not bounded.
  */
-export function admissionInterceptor(requestTimeoutMs: number): Interceptor {
+export function admissionInterceptor(): Interceptor {
   return (next) => async (req) => {
     const log = req.contextValues.get(kRequestLog);
-    const refusal = req.contextValues.get(kRefusal);
+    const refusal = log?.refusal;
     if (refusal) {
       if (log) log.error = refusal;
       throw toConnectError(refusal);
     }
-    if (req.stream) return next(req);
-    let timer: NodeJS.Timeout | undefined;
+    if (req.stream) {
+      clearDeadline(log);
+      return next(req);
+    }
     let onAbort: (() => void) | undefined;
     const expired = new Promise<never>((_, reject) => {
-      const fail = () => {
-        const error = deadlineError(requestTimeoutMs);
-        if (log) log.error = error;
-        reject(toConnectError(error));
-      };
-      timer = setTimeout(fail, requestTimeoutMs);
+      onDeadline(log, (error) => reject(toConnectError(error)));
       // connect aborts the signal when the caller's own deadline passes.
       onAbort = () => {
         const reason = ConnectError.from(req.signal.reason);
         if (reason.code !== Code.DeadlineExceeded) return reject(reason);
-        const error = new AppError("DEADLINE_EXCEEDED", "The request did not finish within the caller's deadline.");
+        const error = deadlineError(0, true);
         if (log) log.error = error;
         reject(toConnectError(error));
       };
@@ -138,7 +132,6 @@ export function admissionInterceptor(requestTimeoutMs: number): Interceptor {
     try {
       return await Promise.race([next(req), expired]);
     } finally {
-      clearTimeout(timer);
       if (onAbort) req.signal.removeEventListener("abort", onAbort);
     }
   };
@@ -170,17 +163,16 @@ export function routerWithInterceptors(router: ConnectRouter, interceptors: Inte
 
 /**
  * Bounds a plain-HTTP route by the server deadline: when it has not answered
- * within `ms`, the caller gets DEADLINE_EXCEEDED (504). Work already started
- * may still complete; its late answer is dropped.
+ * within `ms`, the caller gets REQUEST_TIMEOUT (408) if its body is still
+ * arriving, else DEADLINE_EXCEEDED (504). Work already started may still
+ * complete; its late answer is dropped.
  */
 export function withDeadline(route: Route, ms: number): Route {
   return (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => {
     if (!route(req, res, path, log)) return false;
-    // The request listener clears it when the request ends.
-    log.deadline = setTimeout(() => {
-      if (res.headersSent || res.writableEnded) return;
-      sendError(req, res, deadlineError(ms), req.httpVersionMajor === 1 ? { connection: "close" } : undefined);
-    }, ms);
+    armDeadline(req, res, log, { ms, bodyTimeout: true }, (error) =>
+      sendError(req, res, error, req.httpVersionMajor === 1 ? { connection: "close" } : undefined),
+    );
     return true;
   };
 }
