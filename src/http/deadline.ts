@@ -15,6 +15,9 @@ import type { RequestLog } from "./request-log.js";
 
 /** How long an answer written at expiry may take to reach the caller before the request is cut. */
 const FLUSH_GRACE_MS = 1000;
+/** How long, and how many bytes, an HTTP/1.1 body no longer wanted is read and discarded before its connection is cut. */
+const LINGER_MS = 1000;
+const LINGER_BYTES = 256 * 1024;
 
 /** How one route's deadline behaves. */
 export interface DeadlineOptions {
@@ -108,8 +111,7 @@ function cut(req: NodeServerRequest, res: NodeServerResponse): void {
  * sending is not wanted. HTTP/2: the rest is discarded and the stream reset
  * with NO_ERROR (RFC 9113 8.1), which tells the caller to stop and lets the
  * stream close (node closes a stream only once its body was read to the
- * end). HTTP/1.1: the connection ends after the answer, as the rest of the
- * body would be read as the next request.
+ * end). HTTP/1.1: drained within a bound, or cut (below).
  */
 export function endUnwantedBody(req: NodeServerRequest, res: NodeServerResponse): void {
   if ("stream" in res) {
@@ -128,7 +130,30 @@ export function endUnwantedBody(req: NodeServerRequest, res: NodeServerResponse)
     return;
   }
   // The socket is gone (null) once node has let go of the connection.
-  if (bodyStillArriving(req)) req.socket?.destroySoon();
+  const socket = req.socket;
+  if (!socket || !bodyStillArriving(req)) return;
+  req.resume();
+  // The rest is read and discarded, within a bound, and the connection
+  // stays open for the next request: closing at once would answer the bytes
+  // still in flight with a TCP reset, which makes the caller's kernel drop
+  // our unread answer, and a keep-alive caller would send its next request
+  // into a closed connection. A body past the bound is cut with its socket.
+  let discarded = 0;
+  const done = () => {
+    clearTimeout(timer);
+    req.off("data", count);
+  };
+  const cutBody = () => {
+    done();
+    socket.destroy();
+  };
+  const count = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > LINGER_BYTES) cutBody();
+  };
+  const timer = setTimeout(cutBody, LINGER_MS);
+  req.on("data", count);
+  req.once("end", done);
 }
 
 /**
