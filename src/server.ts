@@ -8,16 +8,22 @@ import * as http2 from "node:http2";
 import type { AddressInfo, Server as NetServer, Socket } from "node:net";
 import { createContextValues } from "@connectrpc/connect";
 import type { Logger } from "pino";
+import { GatewayService } from "../gen/toptechpay/gateway/v1/gateway_pb.js";
 import type { Config } from "./config/load-config.js";
 import { type AccessTokens, createAccessTokens } from "./core/access-tokens.js";
+import { createCheckService } from "./core/check-service.js";
 import { createEndpointDirectory } from "./core/endpoints.js";
 import { ERROR_CATALOGUE } from "./core/error-catalogue.js";
 import { createRequestFilter } from "./core/filters/evaluate.js";
 import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
+import { createSessionQueries } from "./core/session-queries.js";
 import { authRoutes } from "./http/auth-routes.js";
+import { checkRoutes, matchCheckPath } from "./http/check-routes.js";
 import { connectUnaryRoute } from "./http/connect-unary-route.js";
 import { armDeadline, bodyFailingAtDeadline } from "./http/deadline.js";
+import { createPeerCheck, gatewayPeerRoute } from "./http/gateway-peers.js";
+import { gatewayRoutes } from "./http/gateway-routes.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
 import { headerListLimit } from "./http/header-limit.js";
 import { limitSession } from "./http/http2-session-limits.js";
@@ -31,6 +37,7 @@ import { createRequestListener, type Route } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
 import { answerRouteNotFound } from "./http/rpc-refusals.js";
+import { sessionRoutes } from "./http/session-routes.js";
 import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
 import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
@@ -81,12 +88,20 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
   const tokens = metrics.countingIssuance(
     createAccessTokens({ store, defaultLifetimeSeconds: config.auth.tokenLifetimeSeconds }),
   );
+  const endpoints = createEndpointDirectory(config.endpoints);
   const core = createInitiateService({
-    endpoints: createEndpointDirectory(config.endpoints),
+    endpoints,
     store,
     filters,
     checkAccessToken: tokens.check,
   });
+  const checks = createCheckService({
+    endpoints,
+    sessions: store,
+    tokens: store,
+    checkWindowMs: config.gateway.checkWindowMs,
+  });
+  const sessionQueries = createSessionQueries(store);
   if (config.auth.openIssuance) {
     logger.warn(
       { path: OPEN_ISSUANCE_PATH },
@@ -102,6 +117,8 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
       const router = routerWithInterceptors(base, [admissionInterceptor()]);
       initiateRoutes(core)(router);
       authRoutes(tokens, { apiKeys: config.auth.apiKeys })(router);
+      gatewayRoutes(checks)(router);
+      sessionRoutes(sessionQueries, { apiKeys: config.auth.apiKeys })(router);
       registerHealth(router, { state, router: base });
       // Last: reflection describes every service registered before it.
       registerReflection(router);
@@ -128,9 +145,14 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
   const routes: Route[] = [
     requestGuardRoute,
     headerListLimit(config.limits.maxHeaderBytes),
+    gatewayPeerRoute(
+      createPeerCheck(config.gateway.allowFrom, config.gateway.trustedProxies),
+      (path) => matchCheckPath(path) !== undefined || path.startsWith(`/${GatewayService.typeName}/`),
+    ),
     admission.route,
     opsRoutes(state, metrics),
     withDeadline(jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
+    withDeadline(checkRoutes(checks, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
     ...(config.auth.openIssuance
       ? [withDeadline(openIssuanceRoute(tokens, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs)]
       : []),

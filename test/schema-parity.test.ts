@@ -2,8 +2,8 @@
  * The two migration lists describe one schema. Both lists are applied to real
  * databases (a fresh SQLite file, a fresh PostgreSQL database) and the
  * resulting catalogues are read back and compared in a normalised form:
- * tables, columns with their logical type and nullability, primary keys,
- * unique keys, and named indexes. A column or key added to one list only, or
+ * tables, columns with their logical type, nullability and default, primary
+ * keys, unique keys, and named indexes. A column or key added to one list only, or
  * a version numbered differently, fails here.
  *
  * Normalisation, where the stores differ on purpose (src/store/rows.ts):
@@ -11,7 +11,9 @@
  * TIMESTAMPTZ in `<name>`: both are `time <name>`. A list is JSON text in
  * SQLite and TEXT[] in PostgreSQL: both are `text`. INTEGER and BIGINT are
  * `integer`, REAL and DOUBLE PRECISION `real`. A primary-key column counts as
- * NOT NULL (PostgreSQL enforces it; the store never writes NULL keys).
+ * NOT NULL (PostgreSQL enforces it; the store never writes NULL keys). A
+ * default is compared as written, without PostgreSQL's `::type` cast; the
+ * stores' own `schema_migrations` tables (not a shared step) keep theirs apart.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,7 +28,7 @@ import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./sup
 
 /** One table, normalised; every list sorted so order in the DDL does not matter. */
 interface TableShape {
-  columns: string[]; // "name type [not null]"
+  columns: string[]; // "name type [not null] [default x]"
   primaryKey: string[];
   uniqueKeys: string[]; // "a,b"
   indexes: string[]; // "name(a,b)" or "name unique(a,b)"
@@ -40,6 +42,12 @@ function normalType(declared: string): string {
   if (t === "integer" || t === "bigint") return "integer";
   if (t === "real" || t === "double precision") return "real";
   return `unknown:${t}`;
+}
+
+/** ` default x` for a shared table's column with a default; "" otherwise. */
+function normalDefault(table: string, value: string | null): string {
+  if (value === null || table === "schema_migrations") return "";
+  return ` default ${value.replace(/::[a-z ]+$/i, "")}`;
 }
 
 // SQLite's time columns are INTEGER `<name>_ms`; the shared name drops the suffix.
@@ -60,11 +68,17 @@ function sqliteSchema(migrations: readonly Migration[]): Schema {
     const schema: Schema = {};
     for (const table of tables) {
       const rename = new Map<string, string>();
-      const cols = db.pragma(`table_xinfo(${table})`) as { name: string; type: string; notnull: number; pk: number }[];
+      const cols = db.pragma(`table_xinfo(${table})`) as {
+        name: string;
+        type: string;
+        notnull: number;
+        pk: number;
+        dflt_value: string | null;
+      }[];
       const columns = cols.map((c) => {
         const n = sqliteColumn(c.name, c.type);
         rename.set(c.name, n.name);
-        return `${n.name} ${n.type}${c.notnull || c.pk ? " not null" : ""}`;
+        return `${n.name} ${n.type}${c.notnull || c.pk ? " not null" : ""}${normalDefault(table, c.dflt_value)}`;
       });
       const primaryKey = cols
         .filter((c) => c.pk > 0)
@@ -94,8 +108,8 @@ async function postgresSchema(url: string): Promise<Schema> {
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   try {
     await applyPostgresMigrations(pool, POSTGRES_MIGRATIONS);
-    const { rows: cols } = await pool.query<{ t: string; c: string; type: string; nullable: string }>(
-      `SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS nullable
+    const { rows: cols } = await pool.query<{ t: string; c: string; type: string; nullable: string; d: string | null }>(
+      `SELECT table_name AS t, column_name AS c, data_type AS type, is_nullable AS nullable, column_default AS d
          FROM information_schema.columns WHERE table_schema = 'public'`,
     );
     // Every index with its columns in order, and whether a constraint owns it.
@@ -114,7 +128,9 @@ async function postgresSchema(url: string): Promise<Schema> {
     const schema: Schema = {};
     for (const c of cols) {
       schema[c.t] ??= { columns: [], primaryKey: [], uniqueKeys: [], indexes: [] };
-      schema[c.t]?.columns.push(`${c.c} ${normalType(c.type)}${c.nullable === "NO" ? " not null" : ""}`);
+      schema[c.t]?.columns.push(
+        `${c.c} ${normalType(c.type)}${c.nullable === "NO" ? " not null" : ""}${normalDefault(c.t, c.d)}`,
+      );
     }
     for (const i of idx) {
       const shape = schema[i.t];
@@ -149,6 +165,7 @@ describe("the SQLite and PostgreSQL migration lists describe one schema", () => 
     const sqlite = sqliteSchema(SQLITE_MIGRATIONS);
     expect(Object.keys(sqlite).sort()).toEqual(["access_tokens", "schema_migrations", "sessions", "velocity_events"]);
     expect(sqlite.sessions?.uniqueKeys).toEqual(["nonce"]); // the normalisation sees keys at all
+    expect(sqlite.sessions?.columns).toContain("state text not null default 'initiated'"); // and defaults
     expect(await postgresSchema(db?.url ?? "")).toEqual(sqlite);
   });
 

@@ -1,47 +1,107 @@
 /**
  * One contract, run unchanged against both stores: the SQLite file and
  * PostgreSQL (a fresh database for this file). Whatever the core relies on
- * (sessions, tokens, velocity counts, failure as StoreUnavailableError) must
- * hold for both, so an instance can move from one to the other.
+ * (sessions and their state, tokens, velocity counts, failure as
+ * StoreUnavailableError) must hold for both, so an instance can move from one
+ * to the other.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildConfig } from "../src/config/load-config.js";
 import { createAccessTokens } from "../src/core/access-tokens.js";
 import { AppError } from "../src/core/error-catalogue.js";
 import { drawNonce } from "../src/core/session-ids.js";
+import type { SessionQuery, StoredSession } from "../src/core/session-state.js";
+import { GatewayTokenInUseError } from "../src/core/session-state.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
 import { type AppStore, openStore } from "../src/store/open-store.js";
-import { POSTGRES_MIGRATIONS } from "../src/store/postgres/migrations.js";
+import { POSTGRES } from "../src/store/postgres/dialect.js";
+import { applyPostgresMigrations, POSTGRES_MIGRATIONS } from "../src/store/postgres/migrations.js";
 import { openPostgresStore } from "../src/store/postgres/store.js";
+import { insertStatement, SESSIONS, sessionValues } from "../src/store/rows.js";
+import { SQLITE } from "../src/store/sqlite/dialect.js";
+import { applySqliteMigrations, SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
 
 interface Harness {
-  open(): AppStore;
+  /**
+   * A store on this harness's database. SQLite: each name is a file of its
+   * own (one process per file: a second store on an open file is refused),
+   * a fresh one when no name is given; PostgreSQL: another instance on the
+   * same database, whatever the name.
+   */
+  open(name?: string): AppStore;
+  /**
+   * A second instance on the same database as `open()`'s stores, when the
+   * store allows one (PostgreSQL); undefined for SQLite.
+   */
+  peer(): AppStore | undefined;
+  /**
+   * A store opened on a database that the previous schema version (every
+   * migration before `version`) created and filled with `rows` (the columns
+   * that version had).
+   */
+  openMigratedFrom(version: number, rows: readonly SessionRecord[]): Promise<AppStore>;
   cleanup(): Promise<void>;
 }
 
 function sqliteHarness(): Harness {
   const dir = mkdtempSync(join(tmpdir(), "cp-contract-"));
-  // One process per SQLite file (a second store on an open file is refused):
-  // each store this harness opens gets a file of its own.
   let opened = 0;
+  const open = (name = `proxy-${++opened}`) => openStore(storeConfig({ sqlite: join(dir, `${name}.db`) }));
   return {
-    open: () => openStore(storeConfig({ sqlite: join(dir, `proxy-${++opened}.db`) })),
+    open,
+    peer: () => undefined,
+    async openMigratedFrom(version, rows) {
+      const name = `old-${++opened}`;
+      const file = new Database(join(dir, `${name}.db`));
+      try {
+        file.pragma("journal_mode = WAL");
+        applySqliteMigrations(
+          file,
+          SQLITE_MIGRATIONS.filter((m) => m.version < version),
+        );
+        const insert = file.prepare(insertStatement(SESSIONS, SQLITE));
+        for (const r of rows) insert.run(sessionValues(r, SQLITE));
+      } finally {
+        file.close();
+      }
+      return open(name);
+    },
     cleanup: async () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
 let pgDb: TestDatabase | undefined;
 function postgresHarness(): Harness {
+  const others: TestDatabase[] = [];
+  const open = () => openStore(storeConfig({ postgres: pgDb?.url }));
   return {
-    open: () => openStore(storeConfig({ postgres: pgDb?.url })),
+    open,
+    peer: open,
+    async openMigratedFrom(version, rows) {
+      const db = await createTestDatabase("cp_contract_old");
+      others.push(db);
+      const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+      try {
+        await applyPostgresMigrations(
+          pool,
+          POSTGRES_MIGRATIONS.filter((m) => m.version < version),
+        );
+        for (const r of rows) await pool.query(insertStatement(SESSIONS, POSTGRES), sessionValues(r, POSTGRES));
+      } finally {
+        await pool.end();
+      }
+      return openStore(storeConfig({ postgres: db.url }));
+    },
     cleanup: async () => {
+      for (const db of others) await db.drop();
       await pgDb?.drop();
     },
   };
@@ -74,6 +134,36 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     ...overrides,
   };
 }
+
+/** A gateway token's hash, as the check service stores it. */
+const tokenHash = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
+
+/** A listing with no filter but those given. */
+function query(overrides: Partial<SessionQuery> = {}): SessionQuery {
+  return {
+    serialNumber: undefined,
+    state: undefined,
+    createdFrom: undefined,
+    createdBefore: undefined,
+    after: undefined,
+    limit: 100,
+    ...overrides,
+  };
+}
+
+/** Newest first: createdAt, then invoiceId, descending (code-point order, as both databases here sort). */
+function newestFirst(a: SessionRecord, b: SessionRecord): number {
+  const t = b.createdAt.getTime() - a.createdAt.getTime();
+  if (t !== 0) return t;
+  return a.invoiceId < b.invoiceId ? 1 : a.invoiceId > b.invoiceId ? -1 : 0;
+}
+
+const initiated = (r: SessionRecord): StoredSession => ({
+  ...r,
+  state: "initiated",
+  checkedAt: undefined,
+  gatewayTokenHash: undefined,
+});
 
 describe.each([
   { kind: "sqlite", harness: sqliteHarness, test: it },
@@ -225,6 +315,198 @@ describe.each([
     expect(await store.recordVelocity([{ dimension: "ip", key: "10.0.0.9", since: at(-100) }], at(30))).toEqual([2]);
   });
 
+  test("a new session is 'initiated' and unbound; an unknown invoice is undefined", async () => {
+    const r = session({ serialNumber: "SN-STATE" });
+    await store.insertSession(r);
+    expect(await store.findStoredSession(r.invoiceId)).toEqual(initiated(r));
+    expect(await store.findStoredSession(randomUUID())).toBeUndefined();
+  });
+
+  test("bindGatewayToken binds once: a repeat gets its hash, another token gets the first one and changes nothing", async () => {
+    const r = session({ serialNumber: "SN-BIND" });
+    await store.insertSession(r);
+    const at = new Date("2026-01-02T03:05:00.123Z");
+    const first = tokenHash("gateway-token-0001");
+    expect(await store.bindGatewayToken(r.invoiceId, first, at)).toBe(first);
+    const bound: StoredSession = { ...r, state: "checked", checkedAt: at, gatewayTokenHash: first };
+    expect(await store.findStoredSession(r.invoiceId)).toEqual(bound);
+
+    // TopTechPay retries: the same token, later.
+    expect(await store.bindGatewayToken(r.invoiceId, first, new Date(at.getTime() + 5000))).toBe(first);
+    // A second token: the first comes back; nothing moves, not even checkedAt.
+    const second = tokenHash("gateway-token-0002");
+    expect(await store.bindGatewayToken(r.invoiceId, second, new Date(at.getTime() + 9000))).toBe(first);
+    expect(await store.findStoredSession(r.invoiceId)).toEqual(bound);
+
+    expect(await store.bindGatewayToken(randomUUID(), second, at)).toBeUndefined();
+  });
+
+  test("binds racing with different tokens (two instances where the store allows it): exactly one wins", async () => {
+    const peer = h.peer();
+    if (peer) await peer.ready();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const r = session({ serialNumber: "SN-RACE" });
+        await store.insertSession(r);
+        const hashes = Array.from({ length: 12 }, (_, i) => tokenHash(`race-${round}-${i}-${randomUUID()}`));
+        const at = new Date();
+        const answers = await Promise.all(
+          hashes.map((hash, i) => (i % 2 === 1 && peer ? peer : store).bindGatewayToken(r.invoiceId, hash, at)),
+        );
+        const winner = answers[0];
+        expect(hashes).toContain(winner);
+        expect(answers).toEqual(hashes.map(() => winner));
+        expect((await store.findStoredSession(r.invoiceId))?.gatewayTokenHash).toBe(winner);
+        if (peer) expect((await peer.findStoredSession(r.invoiceId))?.gatewayTokenHash).toBe(winner);
+      }
+    } finally {
+      await peer?.close();
+    }
+  });
+
+  test("a token bound to one session cannot bind another; a good bind in the same burst still binds", async () => {
+    const [a, b, c] = [session(), session(), session()];
+    await Promise.all([a, b, c].map((r) => store.insertSession(r)));
+    const taken = tokenHash(`taken-${randomUUID()}`);
+    await store.bindGatewayToken(a.invoiceId, taken, new Date());
+    const other = tokenHash(`free-${randomUUID()}`);
+    const [stolen, good] = await Promise.allSettled([
+      store.bindGatewayToken(b.invoiceId, taken, new Date()),
+      store.bindGatewayToken(c.invoiceId, other, new Date()),
+    ]);
+    expect(stolen.status).toBe("rejected");
+    expect(stolen.status === "rejected" && stolen.reason).toBeInstanceOf(GatewayTokenInUseError);
+    expect(good).toEqual({ status: "fulfilled", value: other });
+    expect(await store.findStoredSession(b.invoiceId)).toEqual(initiated(b));
+    expect((await store.findStoredSession(c.invoiceId))?.state).toBe("checked");
+  });
+
+  test("a binding survives closing the store and opening it again", async () => {
+    const first = h.open("reopened");
+    await first.ready();
+    const r = session({ serialNumber: "SN-REOPEN" });
+    const hash = tokenHash("gateway-token-reopen");
+    const at = new Date("2026-01-02T03:06:00.001Z");
+    try {
+      await first.insertSession(r);
+      expect(await first.bindGatewayToken(r.invoiceId, hash, at)).toBe(hash);
+    } finally {
+      await first.close();
+    }
+    const again = h.open("reopened");
+    try {
+      await again.ready();
+      expect(await again.findStoredSession(r.invoiceId)).toEqual({
+        ...r,
+        state: "checked",
+        checkedAt: at,
+        gatewayTokenHash: hash,
+      });
+      expect(await again.bindGatewayToken(r.invoiceId, tokenHash("another"), new Date())).toBe(hash);
+    } finally {
+      await again.close();
+    }
+  });
+
+  test("listSessions filters by device, state and created time (from inclusive, before exclusive, to the millisecond)", async () => {
+    const t = new Date("2031-06-01T00:00:00.000Z").getTime();
+    const ms = (n: number) => new Date(t + n);
+    const device = `SN-LIST-${kind}`;
+    const rows = [
+      session({ serialNumber: device, createdAt: ms(0) }),
+      session({ serialNumber: device, createdAt: ms(1) }),
+      session({ serialNumber: device, createdAt: ms(1) }),
+      session({ serialNumber: `${device}-B`, createdAt: ms(2) }),
+      session({ serialNumber: device, createdAt: ms(3) }),
+    ];
+    await Promise.all(rows.map((r) => store.insertSession(r)));
+    const [r0, r1a, r1b, r2, r3] = rows as [SessionRecord, SessionRecord, SessionRecord, SessionRecord, SessionRecord];
+    await store.bindGatewayToken(r1a.invoiceId, tokenHash(`list-${randomUUID()}`), ms(10));
+    await store.bindGatewayToken(r2.invoiceId, tokenHash(`list-${randomUUID()}`), ms(11));
+
+    const window = { createdFrom: ms(0), createdBefore: ms(4) };
+    const ids = async (q: Partial<SessionQuery>) =>
+      (await store.listSessions(query({ ...window, ...q }))).map((s) => s.invoiceId);
+    const sorted = (...rs: SessionRecord[]) => [...rs].sort(newestFirst).map((r) => r.invoiceId);
+
+    expect(await ids({})).toEqual(sorted(r0, r1a, r1b, r2, r3));
+    expect(await ids({ serialNumber: device })).toEqual(sorted(r0, r1a, r1b, r3));
+    expect(await ids({ serialNumber: "SN-NOBODY" })).toEqual([]);
+    expect(await ids({ state: "checked" })).toEqual(sorted(r1a, r2));
+    expect(await ids({ state: "initiated", serialNumber: device })).toEqual(sorted(r0, r1b, r3));
+    expect(await ids({ state: "final" })).toEqual([]);
+    expect(await ids({ createdFrom: ms(1) })).toEqual(sorted(r1a, r1b, r2, r3));
+    expect(await ids({ createdBefore: ms(1) })).toEqual(sorted(r0));
+    expect(await ids({ createdFrom: ms(1), createdBefore: ms(2) })).toEqual(sorted(r1a, r1b));
+    expect(await ids({ createdFrom: ms(3), createdBefore: ms(3) })).toEqual([]);
+    expect(await ids({ limit: 2 })).toEqual(sorted(r0, r1a, r1b, r2, r3).slice(0, 2));
+
+    // The cursor: strictly older in (createdAt, invoiceId) order, so of two
+    // sessions in one millisecond only the one after it in that order follows.
+    const [newer, older] = [r1a, r1b].sort(newestFirst) as [SessionRecord, SessionRecord];
+    expect(await ids({ after: { createdAt: newer.createdAt, invoiceId: newer.invoiceId } })).toEqual(sorted(older, r0));
+    expect(await ids({ after: { createdAt: r3.createdAt, invoiceId: r3.invoiceId }, serialNumber: device })).toEqual(
+      sorted(r0, r1a, r1b),
+    );
+
+    const listed = await store.listSessions(query({ ...window, state: "checked", serialNumber: device }));
+    expect(listed).toEqual([
+      { ...r1a, state: "checked", checkedAt: ms(10), gatewayTokenHash: listed[0]?.gatewayTokenHash },
+    ]);
+  });
+
+  test("listSessions pages through 1,000 sessions: each exactly once, newest first", async () => {
+    const t = new Date("2032-01-01T00:00:00.000Z").getTime();
+    // Three sessions per millisecond, so pages also split within one.
+    const rows = Array.from({ length: 1000 }, (_, i) =>
+      session({ serialNumber: `SN-PAGE-${i % 3}`, createdAt: new Date(t + Math.floor(i / 3)) }),
+    );
+    await Promise.all(rows.map((r) => store.insertSession(r)));
+    const window = { createdFrom: new Date(t), createdBefore: new Date(t + 1000) };
+
+    const seen: string[] = [];
+    let after: SessionQuery["after"];
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await store.listSessions(query({ ...window, after, limit: 37 }));
+      seen.push(...page.map((s) => s.invoiceId));
+      const last = page.at(-1);
+      if (page.length < 37 || !last) break;
+      after = { createdAt: last.createdAt, invoiceId: last.invoiceId };
+    }
+    expect(seen).toHaveLength(1000);
+    expect(new Set(seen).size).toBe(1000);
+    expect(seen).toEqual([...rows].sort(newestFirst).map((r) => r.invoiceId));
+
+    // One device's pages: a third of them.
+    const device: string[] = [];
+    after = undefined;
+    for (let pages = 0; pages < 100; pages++) {
+      const page = await store.listSessions(query({ ...window, serialNumber: "SN-PAGE-1", after, limit: 50 }));
+      device.push(...page.map((s) => s.invoiceId));
+      const last = page.at(-1);
+      if (page.length < 50 || !last) break;
+      after = { createdAt: last.createdAt, invoiceId: last.invoiceId };
+    }
+    const expected = rows.filter((r) => r.serialNumber === "SN-PAGE-1").sort(newestFirst);
+    expect(device).toEqual(expected.map((r) => r.invoiceId));
+  });
+
+  test("a database migrated by the previous schema version upgrades: its sessions read as 'initiated' and bind", async () => {
+    const old = [session({ serialNumber: "SN-OLD" }), session({ serialNumber: "SN-OLD", operation: "verification" })];
+    const upgraded = await h.openMigratedFrom(5, old);
+    try {
+      await upgraded.ready();
+      for (const r of old) expect(await upgraded.findStoredSession(r.invoiceId)).toEqual(initiated(r));
+      expect(await upgraded.findSession(old[0]?.invoiceId ?? "")).toEqual(old[0]);
+      const hash = tokenHash("gateway-token-old");
+      expect(await upgraded.bindGatewayToken(old[0]?.invoiceId ?? "", hash, new Date())).toBe(hash);
+      const listed = await upgraded.listSessions(query({ serialNumber: "SN-OLD" }));
+      expect(listed.map((s) => s.state).sort()).toEqual(["checked", "initiated"]);
+    } finally {
+      await upgraded.close();
+    }
+  });
+
   test("ping answers; a closed store rejects with StoreUnavailableError", async () => {
     await store.ping();
     const other = h.open();
@@ -232,6 +514,11 @@ describe.each([
     await other.close();
     await expect(other.insertSession(session())).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(other.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(other.findStoredSession(randomUUID())).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(other.bindGatewayToken(randomUUID(), tokenHash("x"), new Date())).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    await expect(other.listSessions(query())).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
 
@@ -283,6 +570,10 @@ describe("postgres store: migrations and unreachable databases", () => {
     try {
       await expect(store.ready()).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(store.insertSession(session())).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.bindGatewayToken(randomUUID(), tokenHash("x"), new Date())).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+      await expect(store.listSessions(query())).rejects.toBeInstanceOf(StoreUnavailableError);
     } finally {
       await store.close();
     }

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { filtersSchema } from "./filters-schema.js";
+import { ipRange } from "./ip-ranges.js";
 
 const operation = z.enum(["sale", "verification"]);
 const currencyCode = z
@@ -132,6 +133,17 @@ export const configFileSchema = z.strictObject({
     .prefault({}),
   // The merchant's risk rules; see src/config/filters-schema.ts.
   filters: filtersSchema,
+  // TopTechPay's calls back to this server (check, and later notification and callback).
+  gateway: z
+    .strictObject({
+      // How long after its initiate a session may first be checked.
+      checkWindowSeconds: z.number().int().min(10).max(86_400).default(900),
+      // When set, the gateway-facing paths answer only these peer addresses (IPv4/IPv6 ranges).
+      allowFrom: z.array(ipRange).min(1, "list at least one range, or leave allowFrom out").optional(),
+      // Proxies whose X-Forwarded-For is believed (its rightmost untrusted address is the peer).
+      trustedProxies: z.array(ipRange).default([]),
+    })
+    .prefault({}),
   log: z
     .strictObject({
       level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),

@@ -45,6 +45,13 @@ export interface Config {
   readonly log: { readonly level: ConfigFile["log"]["level"] };
   /** The merchant's risk rules, checked; built into a rule set by the server. */
   readonly filters: FiltersConfig;
+  /** TopTechPay's calls back to this server. */
+  readonly gateway: {
+    readonly checkWindowMs: number;
+    /** Undefined: any peer may call the gateway-facing paths. */
+    readonly allowFrom: readonly string[] | undefined;
+    readonly trustedProxies: readonly string[];
+  };
   /** Access tokens and the AuthService API keys (secrets: never logged). */
   readonly auth: {
     readonly apiKeys: readonly string[];
@@ -203,6 +210,11 @@ export function buildConfig(raw: unknown, sources: ConfigSources): Config {
     shutdown: { graceSeconds: file.shutdown.graceSeconds },
     log: { level: file.log.level },
     filters: file.filters,
+    gateway: {
+      checkWindowMs: file.gateway.checkWindowSeconds * 1000,
+      allowFrom: file.gateway.allowFrom,
+      trustedProxies: file.gateway.trustedProxies,
+    },
     auth: {
       apiKeys,
       openIssuance: file.auth.openIssuance,

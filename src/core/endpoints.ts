@@ -18,6 +18,8 @@ export interface Endpoint {
 export interface EndpointDirectory {
   /** The endpoint, or undefined when none serves this pair. */
   find(operation: Operation, currency: string): Endpoint | undefined;
+  /** The endpoint with this id (a stored session names it), or undefined. */
+  byId(id: string): Endpoint | undefined;
 }
 
 /**
@@ -29,6 +31,7 @@ export interface EndpointDirectory {
 export function createEndpointDirectory(endpoints: readonly Endpoint[]): EndpointDirectory {
   const exact = new Map<string, Endpoint>();
   const fallback = new Map<Operation, Endpoint>();
+  const ids = new Map(endpoints.map((e) => [e.id, e]));
   for (const endpoint of endpoints) {
     for (const operation of endpoint.operations) {
       if (endpoint.currencies === undefined) {
@@ -53,5 +56,6 @@ export function createEndpointDirectory(endpoints: readonly Endpoint[]): Endpoin
   }
   return {
     find: (operation, currency) => exact.get(`${operation}:${currency}`) ?? fallback.get(operation),
+    byId: (id) => ids.get(id),
   };
 }

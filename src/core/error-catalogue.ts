@@ -19,6 +19,7 @@ export type ConnectCodeName =
   | "unauthenticated"
   | "permission_denied"
   | "not_found"
+  | "already_exists"
   | "unimplemented"
   | "resource_exhausted"
   | "deadline_exceeded"
@@ -227,6 +228,48 @@ export const ERROR_CATALOGUE = {
     httpStatus: 403,
     connectCode: "permission_denied",
     when: "An IP address of the request started more initiates in the sliding window than `filters.velocity.perIp` allows.",
+  },
+  SESSION_NOT_FOUND: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 404,
+    connectCode: "not_found",
+    when: "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
+  },
+  SESSION_MISMATCH: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 403,
+    connectCode: "permission_denied",
+    when: "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
+  },
+  CHECK_WINDOW_CLOSED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 403,
+    connectCode: "permission_denied",
+    when: "The first check of a session came later than `gateway.checkWindowSeconds` (15 minutes by default) after its initiate; nothing is bound.",
+  },
+  SESSION_ALREADY_CHECKED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 409,
+    connectCode: "already_exists",
+    when: "The session was already checked with another TopTechPay session token: one session pays at most once.",
+  },
+  GATEWAY_TOKEN_IN_USE: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 409,
+    connectCode: "already_exists",
+    when: "A check's TopTechPay session token (`session.token`) is already bound to another session; nothing is bound.",
+  },
+  CARD_NOT_OWNED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 403,
+    connectCode: "permission_denied",
+    when: "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
+  },
+  PEER_NOT_ALLOWED: {
+    cause: "INVALID_REQUEST",
+    httpStatus: 403,
+    connectCode: "permission_denied",
+    when: "A gateway-facing path was called from an address outside `gateway.allowFrom`.",
   },
   STORE_UNAVAILABLE: {
     cause: "SERVER_UNAVAILABLE",

@@ -44,3 +44,25 @@ export function signSession(key: KeyObject, f: SignedFields): string {
     .digest("hex")
     .toUpperCase();
 }
+
+/** The values a check answer's `checkSignature` covers, in their documented order. */
+export interface CheckSignedFields {
+  readonly serialNumber: string;
+  readonly nonce: string;
+  readonly endpointId: string;
+  readonly invoiceId: string;
+  /** Only when the answer carries one (a sale paid with a card reference). */
+  readonly serverCardId: string | undefined;
+}
+
+/**
+ * The check answer's signature (gateway.md): HMAC-SHA1 under the same key, in
+ * the same form, over serialNumber + nonce + endpointId + invoiceId
+ * (+ serverCardId).
+ */
+export function signCheck(key: KeyObject, f: CheckSignedFields): string {
+  return createHmac("sha1", key)
+    .update(f.serialNumber + f.nonce + f.endpointId + f.invoiceId + (f.serverCardId ?? ""), "utf8")
+    .digest("hex")
+    .toUpperCase();
+}

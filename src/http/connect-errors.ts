@@ -12,6 +12,7 @@ const CODES: Record<ConnectCodeName, Code> = {
   unauthenticated: Code.Unauthenticated,
   permission_denied: Code.PermissionDenied,
   not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
   unimplemented: Code.Unimplemented,
   resource_exhausted: Code.ResourceExhausted,
   deadline_exceeded: Code.DeadlineExceeded,

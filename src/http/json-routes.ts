@@ -37,16 +37,20 @@ export function sendJson(res: NodeServerResponse, status: number, body: unknown,
   res.end(text);
 }
 
-/** Answers an AppError with the documented body and its catalogue status. */
+/**
+ * Answers an AppError with the documented body and its catalogue status;
+ * `bodyExtra` adds fields beside `error` (a check's failure carries its invoiceId).
+ */
 export function sendError(
   req: NodeServerRequest,
   res: NodeServerResponse,
   error: AppError,
   extra?: Record<string, string>,
+  bodyExtra?: Record<string, unknown>,
 ): void {
   const log = requestLogOf(req);
   if (log) log.error = error;
-  sendJson(res, error.spec.httpStatus, error.toBody(), extra);
+  sendJson(res, error.spec.httpStatus, bodyExtra ? { ...error.toBody(), ...bodyExtra } : error.toBody(), extra);
 }
 
 /**
@@ -137,7 +141,12 @@ export function readJsonPost(req: NodeServerRequest, maxBodyBytes: number): Prom
 }
 
 /** Answers any failure of a JSON path with the documented body and the headers its error needs. */
-export function sendJsonPathError(req: NodeServerRequest, res: NodeServerResponse, thrown: unknown): void {
+export function sendJsonPathError(
+  req: NodeServerRequest,
+  res: NodeServerResponse,
+  thrown: unknown,
+  bodyExtra?: Record<string, unknown>,
+): void {
   if (thrown instanceof ClientGoneError) return;
   const error = toAppError(thrown);
   const extra: Record<string, string> = {};
@@ -149,7 +158,7 @@ export function sendJsonPathError(req: NodeServerRequest, res: NodeServerRespons
     req.resume();
     if (req.httpVersionMajor === 1) extra.connection = "close";
   }
-  sendError(req, res, error, extra);
+  sendError(req, res, error, extra, bodyExtra);
 }
 
 /**

@@ -5,7 +5,6 @@
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { AppError } from "../core/error-catalogue.js";
-import type { Operation } from "../core/initiate-request.js";
 import type { InitiateResult } from "../core/initiate-service.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 
@@ -17,7 +16,8 @@ export interface RequestLog {
   readonly requestId: string;
   readonly protocol: Protocol;
   readonly startedAt: bigint;
-  operation?: Operation;
+  /** The operation's label in the log line and metrics: sale, verification, check-sale, ... */
+  operation?: string;
   /** Set when the request ended in an AppError. */
   error?: AppError;
   endpointId?: string;
@@ -72,6 +72,7 @@ export function noteSuccess(log: RequestLog | undefined, result: InitiateResult)
   log.invoiceId = result.invoiceId;
 }
 
+const CHECK_PATH = /^\/(?:sale|verification)\/[^/]+\/check$/;
 const RPC_PATH = /^\/[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
 
 /** Tells the protocol from the path and content type, for logs and metrics. */
@@ -80,6 +81,7 @@ export function detectProtocol(path: string, contentType: string | undefined): P
   if (type.startsWith("application/grpc-web")) return "grpc-web";
   if (type.startsWith("application/grpc")) return "grpc";
   if (path === "/sale/initiate-sale" || path === "/verification/initiate-verification") return "json";
+  if (CHECK_PATH.test(path)) return "json";
   // An RPC path is "/<package>.<Service>/<Method>": a dot in its first segment.
   if (RPC_PATH.test(path)) return "connect";
   return "http";

@@ -105,6 +105,27 @@ const STEPS: readonly SchemaStep[] = [
     // every index is one more B-tree written by each initiate.
     sql: () => "DROP INDEX IF EXISTS sessions_serial_created;",
   },
+  {
+    version: 5,
+    name: "session state",
+    // A session's life after initiate (core/session-state.ts). Rows written
+    // before this step take the default: 'initiated'. gateway_token_hash is
+    // the SHA-256 of TopTechPay's session token bound at the first check;
+    // its unique index is partial, so an initiate (NULL) writes no entry in
+    // it. The back office lists sessions newest first, all of them or one
+    // device's, with (created_at, invoice_id) as the page cursor: one index
+    // each (step 4 dropped the older device index, which had no invoice_id).
+    sql: (d) => `
+      ALTER TABLE sessions ADD COLUMN state TEXT NOT NULL DEFAULT 'initiated'
+        CHECK (state IN ('initiated', 'checked', 'final'));
+      ALTER TABLE sessions ADD COLUMN ${d.time("checked_at")};
+      ALTER TABLE sessions ADD COLUMN gateway_token_hash TEXT;
+      CREATE UNIQUE INDEX sessions_gateway_token ON sessions (gateway_token_hash)
+        WHERE gateway_token_hash IS NOT NULL;
+      CREATE INDEX sessions_created ON sessions (${d.timeColumn("created_at")}, invoice_id);
+      CREATE INDEX sessions_serial_created ON sessions (serial_number, ${d.timeColumn("created_at")}, invoice_id);
+    `,
+  },
 ];
 
 /** Every step in `d`'s spelling, oldest first. */

@@ -8,6 +8,7 @@
  */
 import type { AccessTokenRecord } from "../core/access-token-store.js";
 import type { Operation } from "../core/initiate-request.js";
+import type { SessionState, StoredSession } from "../core/session-state.js";
 import type { SessionRecord } from "../core/session-store.js";
 
 /** How one database's driver carries the values that differ between the stores. */
@@ -23,10 +24,16 @@ export interface Dialect<Time, List, BigInt> {
   fromBigInt(value: BigInt): number;
 }
 
-/** A table's columns in statement order; the ones listed in `times` hold times. */
+/**
+ * A table's columns in statement order; the ones listed in `times` hold
+ * times. `later` columns are read with the rest but not written by the
+ * insert: they start at their default and change afterwards (a session's
+ * state).
+ */
 export interface Table<Name extends string> {
   readonly name: string;
   readonly columns: readonly Name[];
+  readonly later?: readonly Name[];
   readonly times: readonly Name[];
 }
 
@@ -46,6 +53,9 @@ export interface SessionRow<Time, List, BigInt> {
   lng: number | null;
   access_token_hash: string;
   created_at: Time;
+  state: SessionState;
+  checked_at: Time | null;
+  gateway_token_hash: string | null;
 }
 
 /** One row of `access_tokens`, as the shared SELECT returns it. */
@@ -76,7 +86,8 @@ export const SESSIONS: Table<keyof SessionRow<unknown, unknown, unknown>> = {
     "access_token_hash",
     "created_at",
   ],
-  times: ["created_at"],
+  later: ["state", "checked_at", "gateway_token_hash"],
+  times: ["created_at", "checked_at"],
 };
 
 /** The `access_tokens` table. */
@@ -97,13 +108,18 @@ export function insertStatement<N extends string>(table: Table<N>, d: Dialect<un
   return `INSERT INTO ${table.name} (${names.join(", ")}) VALUES (${params.join(", ")})`;
 }
 
-/** `SELECT` of every column under its shared name, `FROM` the table, filtered on `key` = parameter 1. */
-export function selectByKey<N extends string>(table: Table<N>, key: N, d: Dialect<unknown, unknown, unknown>): string {
-  const list = table.columns.map((c) => {
+/** `SELECT` of every column (`later` ones included) under its shared name, `FROM` the table. */
+export function selectAll<N extends string>(table: Table<N>, d: Dialect<unknown, unknown, unknown>): string {
+  const list = [...table.columns, ...(table.later ?? [])].map((c) => {
     const stored = column(table, c, d);
     return stored === c ? c : `${stored} AS ${c}`;
   });
-  return `SELECT ${list.join(", ")} FROM ${table.name} WHERE ${column(table, key, d)} = ${d.parameter(1)}`;
+  return `SELECT ${list.join(", ")} FROM ${table.name}`;
+}
+
+/** `selectAll`, filtered on `key` = parameter 1. */
+export function selectByKey<N extends string>(table: Table<N>, key: N, d: Dialect<unknown, unknown, unknown>): string {
+  return `${selectAll(table, d)} WHERE ${column(table, key, d)} = ${d.parameter(1)}`;
 }
 
 /** A session's values in `SESSIONS.columns` order. */
@@ -142,6 +158,16 @@ export function sessionFromRow<T, L, B>(row: SessionRow<T, L, B>, d: Dialect<T, 
     location: row.lat === null || row.lng === null ? undefined : { lat: row.lat, lng: row.lng },
     accessTokenHash: row.access_token_hash,
     createdAt: d.fromTime(row.created_at),
+  };
+}
+
+/** The session a row holds, with its state. */
+export function storedSessionFromRow<T, L, B>(row: SessionRow<T, L, B>, d: Dialect<T, L, B>): StoredSession {
+  return {
+    ...sessionFromRow(row, d),
+    state: row.state,
+    checkedAt: row.checked_at === null ? undefined : d.fromTime(row.checked_at),
+    gatewayTokenHash: row.gateway_token_hash ?? undefined,
   };
 }
 

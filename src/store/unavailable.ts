@@ -55,3 +55,9 @@ export function classifyStoreError(kind: StoreKind, e: unknown): unknown {
   const reason = isAway(kind, e);
   return reason === undefined ? e : new StoreUnavailableError(`${kind}: ${reason}`, { cause: e });
 }
+
+/** Whether `e` is a unique-constraint violation (SQLite's SQLITE_CONSTRAINT_UNIQUE, PostgreSQL's 23505). */
+export function isUniqueViolation(kind: StoreKind, e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return kind === "sqlite" ? code === "SQLITE_CONSTRAINT_UNIQUE" : code === "23505";
+}

@@ -12,6 +12,7 @@
  */
 import pg from "pg";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
+import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
@@ -35,8 +36,13 @@ export interface PostgresStoreOptions {
   readonly onIdleError?: (e: Error) => void;
 }
 
-/** The PostgreSQL store: sessions, tokens and velocity counts, plus its lifecycle. */
-export interface PostgresStore extends SessionStore, AccessTokenStore, VelocityStore {
+/** The PostgreSQL store: sessions (with their state), tokens and velocity counts, plus its lifecycle. */
+export interface PostgresStore
+  extends SessionStore,
+    SessionCheckStore,
+    SessionQueryStore,
+    AccessTokenStore,
+    VelocityStore {
   readonly pool: pg.Pool;
   /** Applies pending migrations (once); rejects when PostgreSQL cannot be reached. */
   ready(): Promise<void>;

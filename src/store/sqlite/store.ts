@@ -9,6 +9,7 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
+import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
@@ -66,7 +67,11 @@ function openConnection(options: SqliteStoreOptions): Database.Database {
  */
 export function openSqliteStore(
   options: SqliteStoreOptions,
-): SessionStore & AccessTokenStore & VelocityStore & { readonly db: Database.Database } {
+): SessionStore &
+  SessionCheckStore &
+  SessionQueryStore &
+  AccessTokenStore &
+  VelocityStore & { readonly db: Database.Database } {
   mkdirSync(dirname(options.path), { recursive: true });
   const lock = lockSqliteFile(options.path);
   let db: Database.Database;
