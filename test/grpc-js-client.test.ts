@@ -18,8 +18,9 @@
  *   parser only; gRPC is HTTP/2.
  * - SHUTTING_DOWN: a draining server sends GOAWAY, so a gRPC client opens no
  *   new stream to it (shutdown.test.ts covers the answer over connect).
- * - STORE_UNAVAILABLE: needs the store to fail under a running server
- *   (postgres-outage.test.ts); the answer path is the same as DEADLINE_EXCEEDED's.
+ * - STORE_UNAVAILABLE: needs the store to fail under a running server; a
+ *   stock grpc-js client reads it in postgres-outage.test.ts, which stops
+ *   PostgreSQL for real.
  * - INTERNAL_ERROR: only a bug in the server gives it.
  */
 import * as http2 from "node:http2";

@@ -11,7 +11,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect } from "vitest";
+import { grpcJsClients } from "./support/grpc-js-client.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, postgresReachable, type TestDatabase } from "./support/postgres.js";
 import {
   issueToken,
@@ -80,6 +82,8 @@ describe.sequential("PostgreSQL stopped while the server runs", () => {
     const down: { status: number; body: Record<string, unknown>; ms: number }[] = [];
     let connectDown: Awaited<ReturnType<typeof connectSale>> | undefined;
     let issueDown: number | undefined;
+    let grpcDown: Awaited<ReturnType<ReturnType<typeof grpcJsClients>["call"]>> | undefined;
+    const grpcJs = grpcJsClients(Number(new URL(server.url).port));
     pgCtl("stop");
     try {
       // Sequential first (the pool's idle connections were just cut), then a burst.
@@ -94,6 +98,12 @@ describe.sequential("PostgreSQL stopped while the server runs", () => {
       );
       down.push(...burst.map((r) => ({ ...r, ms: Date.now() - t0 })));
       connectDown = await connectSale(server.url, token);
+      // A stock gRPC client reads the same refusal: UNAVAILABLE with its ErrorDetail.
+      grpcDown = await grpcJs.call(grpcJs.initiate, "Sale", {
+        consumer: { device: { serialNumber: "SN-OUTAGE" } },
+        session: { accessToken: token },
+        transaction: { amountCentis: 1000, currency: "EUR" },
+      });
       issueDown = (
         await fetch(`${server.url}/toptechpay.auth.v1.AuthService/IssueAccessToken`, {
           method: "POST",
@@ -103,6 +113,7 @@ describe.sequential("PostgreSQL stopped while the server runs", () => {
       ).status;
     } finally {
       pgCtl("start");
+      grpcJs.close();
     }
     await waitForPostgres();
 
@@ -116,6 +127,11 @@ describe.sequential("PostgreSQL stopped while the server runs", () => {
     expect(connectDown?.status).toBe(503);
     expect(connectDown?.body).toMatchObject({ code: "unavailable" });
     expect(issueDown).toBe(503);
+    expect(grpcDown).toMatchObject({
+      ok: false,
+      code: grpc.status.UNAVAILABLE,
+      detail: { cause: "SERVER_UNAVAILABLE", code: "STORE_UNAVAILABLE" },
+    });
 
     // The same process, no restart: the pool reconnects on demand.
     let back = await postSale(server.url, token, "SN-OUTAGE");
