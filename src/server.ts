@@ -27,14 +27,15 @@ import { gatewayRoutes } from "./http/gateway-routes.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
 import { headerListLimit } from "./http/header-limit.js";
 import { limitSession } from "./http/http2-session-limits.js";
+import { initiateJsonRoute } from "./http/initiate-json-route.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
-import { jsonRoutes } from "./http/json-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
 import { createSniffingServer, createTlsServer } from "./http/protocol-sniffer.js";
 import { requestGuardRoute, routeParserRefusals } from "./http/request-guards.js";
-import { createRequestListener, type Route } from "./http/request-listener.js";
+import { createRequestListener } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
+import type { Route } from "./http/route.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
 import { answerRouteNotFound } from "./http/rpc-refusals.js";
 import { sessionRoutes } from "./http/session-routes.js";
@@ -151,7 +152,7 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
     ),
     admission.route,
     opsRoutes(state, metrics),
-    withDeadline(jsonRoutes(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
+    withDeadline(initiateJsonRoute(core, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
     withDeadline(checkRoutes(checks, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs),
     ...(config.auth.openIssuance
       ? [withDeadline(openIssuanceRoute(tokens, { maxBodyBytes: config.limits.maxBodyBytes }), deadlineMs)]

@@ -6,8 +6,9 @@
  */
 import type { CheckService } from "../core/check-service.js";
 import type { Operation } from "../core/initiate-request.js";
-import { readJsonPost, sendJson, sendJsonPathError } from "./json-routes.js";
-import type { Route } from "./request-listener.js";
+import { sendJson, sendJsonPathError } from "./answer.js";
+import { readJsonPost } from "./read-body.js";
+import type { Route } from "./route.js";
 
 const CHECK_PATH = /^\/(sale|verification)\/([^/]+)\/check$/;
 

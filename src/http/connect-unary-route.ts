@@ -10,10 +10,10 @@ import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/co
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
-import { parseJsonBody } from "./json-routes.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
-import type { Route } from "./request-listener.js";
+import { parseJsonBody } from "./read-body.js";
 import { requestIdOf } from "./request-log.js";
+import type { Route } from "./route.js";
 
 // connect-es's unary JSON content type (see its protocol-connect/content-type.js).
 const UNARY_JSON = /^application\/json(?:; ?charset=utf-?8)?$/i;

@@ -13,8 +13,8 @@ import { AppError } from "../core/error-catalogue.js";
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
-import type { Route } from "./request-listener.js";
 import { requestIdOf } from "./request-log.js";
+import type { Route } from "./route.js";
 import { malformed } from "./rpc-adapter.js";
 import { answerTrailersOnly, grpcStatusHeaders } from "./rpc-answers.js";
 

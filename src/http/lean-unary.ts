@@ -21,8 +21,8 @@ import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core, InitiateResult } from "../core/initiate-service.js";
 import { refusalOf } from "../ops/overload.js";
 import { armDeadline } from "./deadline.js";
-import { ClientGoneError, readBody } from "./json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import { ClientGoneError, readBody } from "./read-body.js";
 import { noteSuccess, requestLogOf } from "./request-log.js";
 
 /** One InitiateService method as the lean routes serve it. */

@@ -6,28 +6,15 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { AppError } from "../core/error-catalogue.js";
+import { sendError } from "./answer.js";
 import { endUnwantedBody } from "./deadline.js";
-import { sendError } from "./json-routes.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { attachRequestLog, detectProtocol, type RequestLog } from "./request-log.js";
+import { pathOf, type Route } from "./route.js";
 
 // A caller's own request id is kept when it is short and plain, so ids can be
 // followed across services; anything else is replaced, never echoed.
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/**
- * A route: serves the request and returns true, or returns false to pass.
- * Whatever answers puts `x-request-id: requestIdOf(res)` in its headers.
- * `log` is the request's record (see request-log.ts), for routes that note
- * something about the request or hold a resource until it ends.
- */
-export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => boolean;
-
-function pathOf(url: string | undefined): string {
-  const raw = url ?? "/";
-  const q = raw.indexOf("?");
-  return q === -1 ? raw : raw.slice(0, q);
-}
 
 /** The fields of a request's log line, also handed to the listener's `onEnd` (metrics, admission). */
 export interface RequestLine {

@@ -42,10 +42,11 @@ import {
 import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
+import { sendError } from "./answer.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
-import { parseJsonBody, sendError } from "./json-routes.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import { parseJsonBody } from "./read-body.js";
 import { kRequestLog, requestLogOf } from "./request-log.js";
 import { answerRpcError, answerTrailersOnly, rpcProtocolOf } from "./rpc-answers.js";
 import { refusalBeforeConnect } from "./rpc-refusals.js";

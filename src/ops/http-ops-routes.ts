@@ -5,10 +5,10 @@
  * `GET /metrics` (Prometheus text).
  */
 import { AppError } from "../core/error-catalogue.js";
-import { sendError, sendJson } from "../http/json-routes.js";
+import { sendError, sendJson } from "../http/answer.js";
 import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
-import type { Route } from "../http/request-listener.js";
 import { requestIdOf } from "../http/request-log.js";
+import type { Route } from "../http/route.js";
 import type { ServingState } from "./health.js";
 import type { Metrics } from "./metrics.js";
 

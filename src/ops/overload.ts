@@ -12,12 +12,12 @@
  */
 import { Code, ConnectError, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { AppError } from "../core/error-catalogue.js";
+import { sendError } from "../http/answer.js";
 import { toConnectError } from "../http/connect-errors.js";
 import { armDeadline, clearDeadline, deadlineError, onDeadline } from "../http/deadline.js";
-import { sendError } from "../http/json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
-import type { Route } from "../http/request-listener.js";
 import { kRequestLog, type RequestLog, requestLogOf } from "../http/request-log.js";
+import type { Route } from "../http/route.js";
 import { shuttingDown } from "./health.js";
 
 /** Seconds a refused caller is told to wait. */
