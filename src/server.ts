@@ -18,10 +18,12 @@ import { createRequestFilter } from "./core/filters/evaluate.js";
 import { buildFilterRules } from "./core/filters/rules.js";
 import { createInitiateService, type InitiateService } from "./core/initiate-service.js";
 import { createSessionQueries } from "./core/session-queries.js";
+import { createAdmission } from "./http/admission.js";
 import { authRoutes } from "./http/auth-routes.js";
 import { checkRoutes, matchCheckPath } from "./http/check-routes.js";
+import { answerClientErrors } from "./http/client-errors.js";
 import { connectUnaryRoute } from "./http/connect-unary-route.js";
-import { armDeadline, bodyFailingAtDeadline } from "./http/deadline.js";
+import { armDeadline, bodyFailingAtDeadline, withDeadline } from "./http/deadline.js";
 import { createPeerCheck, gatewayPeerRoute } from "./http/gateway-peers.js";
 import { gatewayRoutes } from "./http/gateway-routes.js";
 import { grpcUnaryRoute } from "./http/grpc-unary-route.js";
@@ -31,19 +33,18 @@ import { initiateJsonRoute } from "./http/initiate-json-route.js";
 import { initiateRoutes } from "./http/initiate-routes.js";
 import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH, openIssuanceRoute } from "./http/open-issuance-route.js";
+import { OPS_PATHS, opsRoutes } from "./http/ops-routes.js";
 import { createSniffingServer, createTlsServer } from "./http/protocol-sniffer.js";
 import { requestGuardRoute, routeParserRefusals } from "./http/request-guards.js";
 import { createRequestListener } from "./http/request-listener.js";
 import { kRequestLog, requestIdOf, requestLogOf } from "./http/request-log.js";
 import type { Route } from "./http/route.js";
 import { createRpcHandler } from "./http/rpc-adapter.js";
+import { refusalAndDeadlineInterceptor } from "./http/rpc-interceptor.js";
 import { answerRouteNotFound } from "./http/rpc-refusals.js";
 import { sessionRoutes } from "./http/session-routes.js";
-import { answerClientErrors } from "./ops/client-errors.js";
 import { createServingState, registerHealth } from "./ops/health.js";
-import { OPS_PATHS, opsRoutes } from "./ops/http-ops-routes.js";
 import { createMetrics, type Metrics } from "./ops/metrics.js";
-import { admissionInterceptor, createAdmission, routerWithInterceptors, withDeadline } from "./ops/overload.js";
 import { registerReflection } from "./ops/reflection.js";
 import { drain } from "./ops/shutdown.js";
 import { type AppStore, openStore } from "./store/open-store.js";
@@ -113,17 +114,17 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
   // Paths served by the RPC handler, and the operation label of each in metrics.
   const rpcPaths = new Map<string, string>();
   const connectHandler = createRpcHandler({
-    routes: (base) => {
-      // Admission refusals and the server deadline apply to every service.
-      const router = routerWithInterceptors(base, [admissionInterceptor()]);
+    // Admission refusals and the server deadline apply to every service.
+    interceptors: [refusalAndDeadlineInterceptor()],
+    routes: (router) => {
       initiateRoutes(core)(router);
       authRoutes(tokens, { apiKeys: config.auth.apiKeys })(router);
       gatewayRoutes(checks)(router);
       sessionRoutes(sessionQueries, { apiKeys: config.auth.apiKeys })(router);
-      registerHealth(router, { state, router: base });
+      registerHealth(router, { state, router });
       // Last: reflection describes every service registered before it.
       registerReflection(router);
-      for (const h of base.handlers) rpcPaths.set(h.requestPath, `${h.service.name}/${h.method.name}`);
+      for (const h of router.handlers) rpcPaths.set(h.requestPath, `${h.service.name}/${h.method.name}`);
     },
     readMaxBytes: config.limits.maxBodyBytes,
     contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)),

@@ -9,9 +9,11 @@
  */
 import * as http2 from "node:http2";
 import { AppError } from "../core/error-catalogue.js";
+import { sendError } from "./answer.js";
 import { toConnectError } from "./connect-errors.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import type { RequestLog } from "./request-log.js";
+import type { Route } from "./route.js";
 
 /** How long an answer written at expiry may take to reach the caller before the request is cut. */
 const FLUSH_GRACE_MS = 1000;
@@ -180,5 +182,21 @@ export function bodyFailingAtDeadline(
         return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
       };
     },
+  };
+}
+
+/**
+ * Bounds a plain-HTTP route by the server deadline: when it has not answered
+ * within `ms`, the caller gets REQUEST_TIMEOUT (408) if its body is still
+ * arriving, else DEADLINE_EXCEEDED (504). Work already started may still
+ * complete; its late answer is dropped.
+ */
+export function withDeadline(route: Route, ms: number): Route {
+  return (req, res, path, log) => {
+    if (!route(req, res, path, log)) return false;
+    armDeadline(req, res, log, { ms, bodyTimeout: true }, (error) =>
+      sendError(req, res, error, req.httpVersionMajor === 1 ? { connection: "close" } : undefined),
+    );
+    return true;
   };
 }

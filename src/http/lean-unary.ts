@@ -19,7 +19,7 @@ import {
 import { type AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core, InitiateResult } from "../core/initiate-service.js";
-import { refusalOf } from "../ops/overload.js";
+import { refusalOf } from "./admission.js";
 import { armDeadline } from "./deadline.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { ClientGoneError, readBody } from "./read-body.js";

@@ -19,7 +19,14 @@
  * of the decoding that reaches the implementation.
  */
 import { type DescMessage, type DescMethod, fromBinary, fromJson, type JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type ContextValues, createConnectRouter } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ContextValues,
+  createConnectRouter,
+  type Interceptor,
+} from "@connectrpc/connect";
 import {
   type Compression,
   compressionNegotiate,
@@ -55,6 +62,8 @@ import { refusalBeforeConnect } from "./rpc-refusals.js";
 export interface RpcHandlerOptions {
   /** Registers the services, as for connectNodeAdapter. */
   readonly routes: (router: ConnectRouter) => void;
+  /** Interceptors of every service registered (connect's router-wide option). */
+  readonly interceptors?: Interceptor[];
   /** The largest request body (after decompression) accepted. */
   readonly readMaxBytes: number;
   /** Per-request context values (the request log). */
@@ -265,7 +274,11 @@ async function writeAnswer(ures: UniversalServerResponse, res: NodeServerRespons
  */
 export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
   const compressions = [compressionGzip, compressionBrotli];
-  const router = createConnectRouter({ readMaxBytes: options.readMaxBytes, acceptCompression: compressions });
+  const router = createConnectRouter({
+    readMaxBytes: options.readMaxBytes,
+    acceptCompression: compressions,
+    interceptors: options.interceptors ?? [],
+  });
   options.routes(router);
   const paths = new Map<string, UniversalHandler>();
   for (const h of router.handlers) paths.set(h.requestPath, guard(h, compressions, options.readMaxBytes));
