@@ -15,7 +15,16 @@ const SRC = resolve(import.meta.dirname, "../src");
  * lower rank. http sits above ops (it serves ops' probes and metrics over
  * HTTP); ops knows nothing of HTTP plumbing.
  */
-const RANK: Record<string, number> = { core: 0, config: 1, store: 2, ops: 2, http: 3, "server.ts": 4, "main.ts": 5 };
+const RANK: Record<string, number> = {
+  core: 0,
+  config: 1,
+  store: 2,
+  ops: 2,
+  http: 3,
+  server: 3.5,
+  "server.ts": 4,
+  "main.ts": 5,
+};
 const MAX_LINES = 250;
 const MAX_FACTORY_LINES = 60;
 
