@@ -15,8 +15,8 @@ import { toConnectError } from "./connect-errors.js";
 import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
 import { requestIdOf } from "./request-log.js";
 import type { Route } from "./route.js";
-import { malformed } from "./rpc-adapter.js";
 import { answerTrailersOnly, grpcStatusHeaders } from "./rpc-answers.js";
+import { malformed } from "./rpc-body-guard.js";
 
 const PROTO = new Set(["application/grpc", "application/grpc+proto"]);
 const RESPONSE_TYPE = "application/grpc+proto";
