@@ -10,7 +10,7 @@ import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/co
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
-import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
+import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
 import { parseJsonBody } from "./read-body.js";
 import { requestIdOf } from "./request-log.js";
 import type { Route } from "./route.js";
@@ -29,6 +29,17 @@ function send(res: Parameters<LeanCodec["answer"]>[0], status: number, body: Uin
 }
 
 const connectCodec: LeanCodec = {
+  takes(req) {
+    if (!UNARY_JSON.test(req.headers["content-type"] ?? "")) return false;
+    const encoding = req.headers["content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    const version = req.headers["connect-protocol-version"];
+    return version === undefined || version === "1";
+  },
+  callerTimeout(req) {
+    const header = req.headers["connect-timeout-ms"];
+    return parseTimeout(typeof header === "string" ? header : null, Number.MAX_SAFE_INTEGER);
+  },
   decode: (body, method) => decodeInitiateJson(method.operation, method.input, parseJsonBody(body)),
   // The result has exactly the response message's proto3 JSON shape.
   answer: (res, _method, result) => send(res, 200, JSON.stringify(result), false),
@@ -45,21 +56,5 @@ export function connectUnaryRoute(
   core: Core,
   options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
 ): Route {
-  return (req, res, path) => {
-    const method = LEAN_METHODS.get(path);
-    if (method === undefined || req.method !== "POST") return false;
-    if (!UNARY_JSON.test(req.headers["content-type"] ?? "")) return false;
-    const encoding = req.headers["content-encoding"];
-    if (encoding !== undefined && encoding !== "identity") return false;
-    const version = req.headers["connect-protocol-version"];
-    if (version !== undefined && version !== "1") return false;
-    const header = req.headers["connect-timeout-ms"];
-    const deadline = leanDeadline(
-      parseTimeout(typeof header === "string" ? header : null, Number.MAX_SAFE_INTEGER),
-      options.requestTimeoutMs,
-    );
-    if (deadline === undefined) return false;
-    serveLeanUnary(core, connectCodec, req, res, method, { maxBodyBytes: options.maxBodyBytes, deadline });
-    return true;
-  };
+  return leanUnaryRoute(core, connectCodec, options);
 }

@@ -24,6 +24,7 @@ import { armDeadline } from "./deadline.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { ClientGoneError, readBody } from "./read-body.js";
 import { noteSuccess, requestLogOf } from "./request-log.js";
+import type { Route } from "./route.js";
 
 /** One InitiateService method as the lean routes serve it. */
 export interface LeanMethod {
@@ -44,8 +45,12 @@ export const LEAN_METHODS: ReadonlyMap<string, LeanMethod> = new Map([
   ],
 ]);
 
-/** How one protocol reads a request and writes its answers. */
+/** How one protocol picks its requests, reads them and writes its answers. */
 export interface LeanCodec {
+  /** Whether a POST to a LEAN_METHODS path is this protocol's common case (else connect serves it). */
+  takes(req: NodeServerRequest): boolean;
+  /** The caller's timeout header as connect parses it. */
+  callerTimeout(req: NodeServerRequest): { timeoutMs?: number | undefined; error?: unknown };
   /** The message (or JSON-shaped body) for the core; throws AppError when malformed. */
   decode(body: Buffer, method: LeanMethod): unknown;
   answer(res: NodeServerResponse, method: LeanMethod, result: InitiateResult): void;
@@ -62,7 +67,7 @@ export interface LeanDeadline {
  * The deadline from a protocol's timeout header as connect parsed it, or
  * undefined when the header is malformed (connect then answers in its words).
  */
-export function leanDeadline(
+function leanDeadline(
   parsed: { timeoutMs?: number | undefined; error?: unknown },
   serverTimeoutMs: number,
 ): LeanDeadline | undefined {
@@ -71,8 +76,27 @@ export function leanDeadline(
   return { timeoutMs: callerDeadline ? (parsed.timeoutMs as number) : serverTimeoutMs, callerDeadline };
 }
 
+/**
+ * The route of one protocol: serves its common case and returns true, or
+ * returns false so connect serves the request.
+ */
+export function leanUnaryRoute(
+  core: Core,
+  codec: LeanCodec,
+  options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
+): Route {
+  return (req, res, path) => {
+    const method = LEAN_METHODS.get(path);
+    if (method === undefined || req.method !== "POST" || !codec.takes(req)) return false;
+    const deadline = leanDeadline(codec.callerTimeout(req), options.requestTimeoutMs);
+    if (deadline === undefined) return false;
+    serveLeanUnary(core, codec, req, res, method, { maxBodyBytes: options.maxBodyBytes, deadline });
+    return true;
+  };
+}
+
 /** Serves one call; never throws, always answers (unless the caller left). */
-export function serveLeanUnary(
+function serveLeanUnary(
   core: Core,
   codec: LeanCodec,
   req: NodeServerRequest,
