@@ -8,8 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HandlerContext } from "@connectrpc/connect";
 import { AppError } from "../core/error-catalogue.js";
-import { anyToConnectError } from "./connect-errors.js";
-import { kRequestLog } from "./request-log.js";
+import { runRpc } from "./run-rpc.js";
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
@@ -50,15 +49,9 @@ export function apiKeyGuard(
   apiKeys: readonly string[],
 ): <T>(ctx: HandlerContext, work: () => Promise<T>) => Promise<T> {
   const checkApiKey = createApiKeyCheck(apiKeys);
-  return async (ctx, work) => {
-    try {
+  return (ctx, work) =>
+    runRpc(ctx, () => {
       checkApiKey(ctx.requestHeader.get("authorization"));
-      return await work();
-    } catch (e) {
-      const { connectError, appError } = anyToConnectError(e);
-      const log = ctx.values.get(kRequestLog);
-      if (log) log.error = appError;
-      throw connectError;
-    }
-  };
+      return work();
+    });
 }

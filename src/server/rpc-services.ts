@@ -5,16 +5,16 @@
  */
 import { createContextValues } from "@connectrpc/connect";
 import type { Config } from "../config/load-config.js";
-import { authRoutes } from "../http/auth-routes.js";
+import { registerAuthService } from "../http/auth-rpc.js";
 import { bodyFailingAtDeadline } from "../http/deadline.js";
-import { gatewayRoutes } from "../http/gateway-routes.js";
-import { initiateRoutes } from "../http/initiate-routes.js";
+import { registerGatewayService } from "../http/gateway-rpc.js";
+import { registerInitiateService } from "../http/initiate-rpc.js";
 import type { NodeHandler } from "../http/node-types.js";
 import { kRequestLog, requestLogOf } from "../http/request-log.js";
 import { createRpcHandler } from "../http/rpc-adapter.js";
 import { refusalAndDeadlineInterceptor } from "../http/rpc-interceptor.js";
 import { answerRouteNotFound } from "../http/rpc-refusals.js";
-import { sessionRoutes } from "../http/session-routes.js";
+import { registerSessionService } from "../http/session-rpc.js";
 import { registerHealth } from "../ops/health.js";
 import { registerReflection } from "../ops/reflection.js";
 import type { App } from "./app.js";
@@ -34,10 +34,10 @@ export function createRpcServices(app: App, config: Config): RpcServices {
     // Admission refusals and the server deadline apply to every service.
     interceptors: [refusalAndDeadlineInterceptor()],
     routes: (router) => {
-      initiateRoutes(app.core)(router);
-      authRoutes(app.tokens, { apiKeys })(router);
-      gatewayRoutes(app.checks)(router);
-      sessionRoutes(app.sessionQueries, { apiKeys })(router);
+      registerInitiateService(router, app.core);
+      registerAuthService(router, app.tokens, apiKeys);
+      registerGatewayService(router, app.checks);
+      registerSessionService(router, app.sessionQueries, apiKeys);
       registerHealth(router, { state: app.state });
       // Last: reflection describes every service registered before it.
       registerReflection(router);

@@ -12,30 +12,22 @@ import {
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core } from "../core/initiate-service.js";
-import { anyToConnectError } from "./connect-errors.js";
-import { kRequestLog, noteSuccess } from "./request-log.js";
+import { noteSuccess } from "./request-log.js";
+import { runRpc } from "./run-rpc.js";
 
 /** Registers InitiateService on a Connect router. */
-export function initiateRoutes(core: Core): (router: ConnectRouter) => void {
-  async function call(operation: Operation, message: unknown, ctx: HandlerContext) {
-    const log = ctx.values.get(kRequestLog);
-    if (log) log.operation = operation;
-    try {
+export function registerInitiateService(router: ConnectRouter, core: Core): void {
+  const call = (operation: Operation, message: unknown, ctx: HandlerContext) =>
+    runRpc(ctx, async (log) => {
+      if (log) log.operation = operation;
       // protobuf-es messages are plain objects with the documented JSON
       // field names, so the core validates them exactly like a JSON body.
       const result = await core.initiate(operation, message);
       noteSuccess(log, result);
       return result;
-    } catch (e) {
-      const { connectError, appError } = anyToConnectError(e);
-      if (log) log.error = appError;
-      throw connectError;
-    }
-  }
-  return (router) => {
-    router.service(InitiateService, {
-      sale: async (req, ctx) => create(SaleResponseSchema, await call("sale", req, ctx)),
-      verification: async (req, ctx) => create(VerificationResponseSchema, await call("verification", req, ctx)),
     });
-  };
+  router.service(InitiateService, {
+    sale: async (req, ctx) => create(SaleResponseSchema, await call("sale", req, ctx)),
+    verification: async (req, ctx) => create(VerificationResponseSchema, await call("verification", req, ctx)),
+  });
 }

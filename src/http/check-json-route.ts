@@ -27,7 +27,7 @@ export function matchCheckPath(path: string): { operation: Operation; invoiceId:
 }
 
 /** The route for both check paths. */
-export function checkRoutes(checks: CheckService, options: { readonly maxBodyBytes: number }): Route {
+export function checkJsonRoute(checks: CheckService, options: { readonly maxBodyBytes: number }): Route {
   return (req, res, path, log) => {
     const match = matchCheckPath(path);
     if (match === undefined) return false;
