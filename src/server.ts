@@ -72,10 +72,10 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
     deadlineMs: config.limits.requestTimeoutMs,
   });
   app.metrics.readInFlightFrom(() => admission.inFlight);
-  const routes = routeTable(app, config, { rpc, admission, fastRoutes: seams.fastRoutes !== false });
+  const { routes, last } = routeTable(app, config, { rpc, admission, fastRoutes: seams.fastRoutes !== false });
   // Every request started and not yet ended; shutdown waits for these.
   let active = 0;
-  const served = createRequestListener(logger, routes, (line, log) => {
+  const served = createRequestListener(logger, routes, last, (line, log) => {
     active--;
     admission.release(log);
     observeRequest(app.metrics, rpc.paths, line);

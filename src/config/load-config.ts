@@ -54,7 +54,7 @@ export interface Config {
 }
 
 /** Shortest API key accepted, so a guessable placeholder never guards AuthService. */
-export const MIN_API_KEY_CHARS = 16;
+const MIN_API_KEY_CHARS = 16;
 
 /** The PostgreSQL store settings; `url` may hold a password, so it is never logged as is. */
 export interface PostgresStoreConfig {

@@ -13,11 +13,11 @@ import { checkLength, isObject, requiredObject } from "./json-fields.js";
 import { rethrowStoreFailure } from "./store-failure.js";
 
 /** Shortest lifetime a caller may ask for. */
-export const MIN_TOKEN_LIFETIME_SECONDS = 1;
+const MIN_TOKEN_LIFETIME_SECONDS = 1;
 /** Longest lifetime a caller may ask for (and the longest configurable default): 30 days. */
-export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
+const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
 /** Default lifetime when configuration says nothing: 60 minutes. */
-export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
+const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
 // The longest token an initiate request can carry (session.accessToken):
 // longer text cannot be a token this server issued.
@@ -68,7 +68,7 @@ export interface AccessTokensDeps {
 }
 
 /** A new token: 48 CSPRNG bytes as base64url, exactly 64 URL-safe characters. */
-export function drawAccessToken(): string {
+function drawAccessToken(): string {
   return randomBytes(48).toString("base64url");
 }
 

@@ -23,7 +23,7 @@ export function isObject(value: unknown): value is Json {
 }
 
 /** Length in characters (code points, not UTF-16 units), as the contracts count. */
-export function charLength(text: string): number {
+function charLength(text: string): number {
   let n = 0;
   for (const _ of text) n++;
   return n;
@@ -54,7 +54,7 @@ export function checkLength(value: string, min: number, max: number, path: strin
 }
 
 /** Refuses a text holding a lone UTF-16 surrogate (FIELD_FORMAT): it has no UTF-8 form. */
-export function checkWellFormed(value: string, path: string): void {
+function checkWellFormed(value: string, path: string): void {
   if (LONE_SURROGATE.test(value)) {
     throw new AppError("FIELD_FORMAT", `${path} must be valid Unicode text (it holds a lone UTF-16 surrogate).`);
   }

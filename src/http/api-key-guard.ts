@@ -22,7 +22,7 @@ function digest(text: string): Buffer {
  * configured key is compared on every call, so the time taken reveals
  * neither how much of a key matched nor which key it was.
  */
-export function createApiKeyCheck(apiKeys: readonly string[]): (authorization: string | null) => void {
+function createApiKeyCheck(apiKeys: readonly string[]): (authorization: string | null) => void {
   const digests = apiKeys.map(digest);
   const refuse = (reason: string) =>
     new AppError("API_KEY_INVALID", "A valid API key is required as `authorization: Bearer <key>`.", {

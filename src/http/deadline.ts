@@ -41,7 +41,7 @@ export function deadlineError(ms: number, callerDeadline = false): AppError {
 }
 
 /** True while the caller is still sending the request body. */
-export function bodyStillArriving(req: NodeServerRequest): boolean {
+function bodyStillArriving(req: NodeServerRequest): boolean {
   if ("stream" in req) {
     const stream = req.stream;
     if (stream.closed || stream.destroyed) return false;

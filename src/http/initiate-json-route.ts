@@ -12,7 +12,7 @@ import { noteSuccess } from "./request-log.js";
 import type { Route } from "./route.js";
 
 /** The documented paths and the operation each starts. */
-export const JSON_PATHS: ReadonlyMap<string, Operation> = new Map([
+const JSON_PATHS: ReadonlyMap<string, Operation> = new Map([
   ["/sale/initiate-sale", "sale"],
   ["/verification/initiate-verification", "verification"],
 ]);

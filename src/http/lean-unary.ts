@@ -34,7 +34,7 @@ export interface LeanMethod {
 }
 
 /** InitiateService's methods by request path. */
-export const LEAN_METHODS: ReadonlyMap<string, LeanMethod> = new Map([
+const LEAN_METHODS: ReadonlyMap<string, LeanMethod> = new Map([
   [
     `/${InitiateService.typeName}/${InitiateService.method.sale.name}`,
     { operation: "sale", input: SaleRequestSchema, output: SaleResponseSchema },

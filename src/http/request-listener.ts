@@ -67,8 +67,11 @@ function writeLogLine(
   onEnd?.(line as RequestLine, log);
 }
 
+/** The last route: serves whatever no route before it took. */
+export type LastRoute = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => void;
+
 /**
- * Builds the listener from routes tried in order; no match answers 404.
+ * Builds the listener from routes tried in order, then `last`.
  * `onEnd` runs once per request when it ends (answered or abandoned); it is
  * the one place per-request resources are released, so a request costs one
  * "close" listener, not one per stage.
@@ -76,6 +79,7 @@ function writeLogLine(
 export function createRequestListener(
   logger: Logger,
   routes: readonly Route[],
+  last: LastRoute,
   onEnd?: (line: RequestLine, log: RequestLog) => void,
 ): NodeHandler {
   return (req, res) => {
@@ -97,7 +101,7 @@ export function createRequestListener(
     ("stream" in res ? res.stream : res).once("finish", () => endUnwantedBody(req, res));
     try {
       for (const route of routes) if (route(req, res, path, log)) return;
-      sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${path}.`));
+      last(req, res, path, log);
     } catch (e) {
       // Routes answer their own errors; this is the last guard against a crash.
       logger.error({ requestId, err: e }, "route threw");

@@ -9,11 +9,7 @@ import type { RequestLine } from "../http/request-listener.js";
 import type { Metrics } from "../ops/metrics.js";
 
 /** The operation label of a request in metrics; `rpcPaths` maps RPC paths to theirs. */
-export function operationLabel(
-  path: string,
-  operation: string | undefined,
-  rpcPaths: ReadonlyMap<string, string>,
-): string {
+function operationLabel(path: string, operation: string | undefined, rpcPaths: ReadonlyMap<string, string>): string {
   return (
     operation ??
     rpcPaths.get(path) ??

@@ -16,6 +16,7 @@ import { initiateJsonRoute } from "../http/initiate-json-route.js";
 import { openIssuanceRoute } from "../http/open-issuance-route.js";
 import { opsRoutes } from "../http/ops-routes.js";
 import { requestGuardRoute } from "../http/request-guards.js";
+import type { LastRoute } from "../http/request-listener.js";
 import { requestIdOf } from "../http/request-log.js";
 import type { Route } from "../http/route.js";
 import type { App } from "./app.js";
@@ -29,12 +30,12 @@ export interface RouteTableParts {
   readonly fastRoutes: boolean;
 }
 
-/** The routes in the order they are tried. */
-export function routeTable(app: App, config: Config, parts: RouteTableParts): Route[] {
+/** The routes in the order they are tried, and the last: connect-node, which serves or refuses the rest. */
+export function routeTable(app: App, config: Config, parts: RouteTableParts): { routes: Route[]; last: LastRoute } {
   const deadlineMs = config.limits.requestTimeoutMs;
   const body = { maxBodyBytes: config.limits.maxBodyBytes };
   const lean = { ...body, requestTimeoutMs: deadlineMs };
-  return [
+  const routes = [
     requestGuardRoute,
     headerListLimit(config.limits.maxHeaderBytes),
     gatewayPeerRoute(
@@ -48,13 +49,14 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): Ro
     ...(config.auth.openIssuance ? [withDeadline(openIssuanceRoute(app.tokens, body), deadlineMs)] : []),
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     ...(parts.fastRoutes ? [grpcUnaryRoute(app.core, lean), connectUnaryRoute(app.core, lean)] : []),
-    (req, res, _path, log) => {
-      // connect writes its own headers; this one goes in first.
-      res.setHeader("x-request-id", requestIdOf(res));
-      // Answered at expiry by the body or the interceptor, in connect's words.
-      armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
-      parts.rpc.handler(req, res);
-      return true;
-    },
   ];
+  const last: LastRoute = (req, res, _path, log) => {
+    // connect writes its own headers; this one goes in first.
+    res.setHeader("x-request-id", requestIdOf(res));
+    // Answered at expiry by the body or the interceptor, in connect's words.
+    armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
+    // An unknown path gets the JSON 404, an unknown RPC UNIMPLEMENTED (rpc-services.ts).
+    parts.rpc.handler(req, res);
+  };
+  return { routes, last };
 }
