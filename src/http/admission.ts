@@ -14,7 +14,7 @@ import { shuttingDown } from "../ops/health.js";
 import { sendError } from "./answer.js";
 import { armDeadline } from "./deadline.js";
 import type { NodeServerRequest } from "./node-types.js";
-import { type RequestLog, requestLogOf } from "./request-log.js";
+import { type RequestState, requestStateOf } from "./request-state.js";
 import type { Route } from "./route.js";
 
 /** Seconds a refused caller is told to wait. */
@@ -40,14 +40,14 @@ export interface Admission {
    */
   readonly route: Route;
   /** Frees an admitted request's place; the listener's onEnd calls it. */
-  release(log: RequestLog): void;
+  release(log: RequestState): void;
   /** Requests admitted and not yet answered. */
   readonly inFlight: number;
 }
 
 /** The refusal decided for a request, if any; the route that serves it answers this. */
 export function refusalOf(req: NodeServerRequest): AppError | undefined {
-  return requestLogOf(req)?.refusal;
+  return requestStateOf(req)?.refusal;
 }
 
 /** Creates the admission gate. */

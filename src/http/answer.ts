@@ -7,7 +7,7 @@ import { type AppError, toAppError } from "../core/error-catalogue.js";
 import { ACCEPTED_ENCODINGS } from "./content-encoding.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { ClientGoneError } from "./read-body.js";
-import { requestIdOf, requestLogOf } from "./request-log.js";
+import { requestIdOf, requestStateOf } from "./request-state.js";
 
 /** Writes a JSON answer with the headers every answer of ours carries, x-request-id among them. */
 export function sendJson(res: NodeServerResponse, status: number, body: unknown, extra?: Record<string, string>): void {
@@ -36,7 +36,7 @@ export function sendError(
   extra?: Record<string, string>,
   bodyExtra?: Record<string, unknown>,
 ): void {
-  const log = requestLogOf(req);
+  const log = requestStateOf(req);
   if (log) log.error = error;
   sendJson(res, error.spec.httpStatus, bodyExtra ? { ...error.toBody(), ...bodyExtra } : error.toBody(), extra);
 }

@@ -43,7 +43,7 @@ function createApiKeyCheck(apiKeys: readonly string[]): (authorization: string |
 /**
  * Runs a handler's work only for a caller with a valid API key, and turns
  * whatever it throws into a ConnectError with ErrorDetail (noted in the
- * request's log record).
+ * request's record).
  */
 export function apiKeyGuard(
   apiKeys: readonly string[],

@@ -12,7 +12,7 @@ import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
 import { parseJsonBody } from "./read-body.js";
-import { requestIdOf } from "./request-log.js";
+import { requestIdOf } from "./request-state.js";
 import type { Route } from "./route.js";
 
 // connect-es's unary JSON content type (see its protocol-connect/content-type.js).

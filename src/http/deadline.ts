@@ -12,7 +12,7 @@ import { AppError } from "../core/error-catalogue.js";
 import { sendError } from "./answer.js";
 import { toConnectError } from "./connect-errors.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import type { RequestLog } from "./request-log.js";
+import type { RequestState } from "./request-state.js";
 import type { Route } from "./route.js";
 
 /** How long an answer written at expiry may take to reach the caller before the request is cut. */
@@ -59,7 +59,7 @@ function bodyStillArriving(req: NodeServerRequest): boolean {
 export function armDeadline(
   req: NodeServerRequest,
   res: NodeServerResponse,
-  log: RequestLog,
+  log: RequestState,
   options: DeadlineOptions,
   answer: (error: AppError) => void,
 ): void {
@@ -84,14 +84,14 @@ export function armDeadline(
 }
 
 /** Replaces what answers the request at expiry; runs it at once when the deadline has passed already. */
-export function onDeadline(log: RequestLog | undefined, answer: (error: AppError) => void): void {
+export function onDeadline(log: RequestState | undefined, answer: (error: AppError) => void): void {
   if (!log) return;
   log.onDeadline = answer;
   if (log.expired) answer(log.expired);
 }
 
 /** Lifts the deadline (a stream that may rightly stay open, such as Health.Watch). */
-export function clearDeadline(log: RequestLog | undefined): void {
+export function clearDeadline(log: RequestState | undefined): void {
   if (!log || log.deadline === undefined) return;
   clearTimeout(log.deadline);
   log.deadline = undefined;
@@ -164,7 +164,7 @@ export function endUnwantedBody(req: NodeServerRequest, res: NodeServerResponse)
  * deadline passes while the body is still being read.
  */
 export function bodyFailingAtDeadline(
-  log: RequestLog | undefined,
+  log: RequestState | undefined,
   body: AsyncIterable<Uint8Array>,
 ): AsyncIterable<Uint8Array> {
   if (!log) return body;

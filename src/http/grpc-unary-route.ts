@@ -13,7 +13,7 @@ import { AppError } from "../core/error-catalogue.js";
 import type { InitiateService as Core } from "../core/initiate-service.js";
 import { toConnectError } from "./connect-errors.js";
 import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
-import { requestIdOf } from "./request-log.js";
+import { requestIdOf } from "./request-state.js";
 import type { Route } from "./route.js";
 import { answerTrailersOnly, grpcStatusHeaders } from "./rpc-answers.js";
 import { malformed } from "./rpc-body-guard.js";

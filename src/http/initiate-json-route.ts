@@ -8,7 +8,7 @@ import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService } from "../core/initiate-service.js";
 import { sendJson, sendJsonPathError } from "./answer.js";
 import { readJsonPost } from "./read-body.js";
-import { noteSuccess } from "./request-log.js";
+import { noteSuccess } from "./request-state.js";
 import type { Route } from "./route.js";
 
 /** The documented paths and the operation each starts. */

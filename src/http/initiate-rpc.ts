@@ -12,7 +12,7 @@ import {
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import type { Operation } from "../core/initiate-request.js";
 import type { InitiateService as Core } from "../core/initiate-service.js";
-import { noteSuccess } from "./request-log.js";
+import { noteSuccess } from "./request-state.js";
 import { runRpc } from "./run-rpc.js";
 
 /** Registers InitiateService on a Connect router. */

@@ -4,7 +4,7 @@
  * connect-node's per-call machinery (web-standard Headers, AbortSignals and
  * async iterables for every request) costs more than the work itself; see
  * bench/README.md. The skeleton does what both need: admission refusal,
- * deadline, body reading, the core call and the request log. Each protocol
+ * deadline, body reading, the core call and the request state. Each protocol
  * supplies how its body is decoded and how an answer or an error is written,
  * using connect's own protocol helpers so both paths answer alike.
  */
@@ -23,7 +23,7 @@ import { refusalOf } from "./admission.js";
 import { armDeadline } from "./deadline.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { ClientGoneError, readBody } from "./read-body.js";
-import { noteSuccess, requestLogOf } from "./request-log.js";
+import { noteSuccess, requestStateOf } from "./request-state.js";
 import type { Route } from "./route.js";
 
 /** One InitiateService method as the lean routes serve it. */
@@ -104,7 +104,7 @@ function serveLeanUnary(
   method: LeanMethod,
   limits: { readonly maxBodyBytes: number; readonly deadline: LeanDeadline },
 ): void {
-  const log = requestLogOf(req);
+  const log = requestStateOf(req);
   if (log) log.operation = method.operation;
   const fail = (error: AppError) => {
     if (res.headersSent || res.writableEnded) return;

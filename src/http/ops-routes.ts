@@ -9,7 +9,7 @@ import type { ServingState } from "../ops/health.js";
 import type { Metrics } from "../ops/metrics.js";
 import { sendError, sendJson } from "./answer.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { requestIdOf } from "./request-log.js";
+import { requestIdOf } from "./request-state.js";
 import type { Route } from "./route.js";
 
 /** The paths served here, exempt from admission (probes must answer under load). */

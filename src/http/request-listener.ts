@@ -9,7 +9,7 @@ import { AppError } from "../core/error-catalogue.js";
 import { sendError } from "./answer.js";
 import { endUnwantedBody } from "./deadline.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { attachRequestLog, detectProtocol, type RequestLog } from "./request-log.js";
+import { attachRequestState, detectProtocol, type RequestState } from "./request-state.js";
 import { pathOf, type Route } from "./route.js";
 
 // A caller's own request id is kept when it is short and plain, so ids can be
@@ -19,10 +19,10 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** The fields of a request's log line, also handed to the listener's `onEnd` (metrics, admission). */
 export interface RequestLine {
   readonly requestId: string;
-  readonly protocol: RequestLog["protocol"];
+  readonly protocol: RequestState["protocol"];
   readonly path: string;
   readonly status: number;
-  readonly operation: RequestLog["operation"];
+  readonly operation: RequestState["operation"];
   readonly outcome: "ok" | "error" | "aborted";
   readonly cause: string | undefined;
   readonly code: string | undefined;
@@ -33,8 +33,8 @@ function writeLogLine(
   logger: Logger,
   req: NodeServerRequest,
   res: NodeServerResponse,
-  log: RequestLog,
-  onEnd: ((line: RequestLine, log: RequestLog) => void) | undefined,
+  log: RequestState,
+  onEnd: ((line: RequestLine, log: RequestState) => void) | undefined,
 ): void {
   if (log.deadline) clearTimeout(log.deadline);
   const ms = Number(process.hrtime.bigint() - log.startedAt) / 1e6;
@@ -68,7 +68,7 @@ function writeLogLine(
 }
 
 /** The last route: serves whatever no route before it took. */
-export type LastRoute = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => void;
+export type LastRoute = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestState) => void;
 
 /**
  * Builds the listener from routes tried in order, then `last`.
@@ -80,18 +80,18 @@ export function createRequestListener(
   logger: Logger,
   routes: readonly Route[],
   last: LastRoute,
-  onEnd?: (line: RequestLine, log: RequestLog) => void,
+  onEnd?: (line: RequestLine, log: RequestState) => void,
 ): NodeHandler {
   return (req, res) => {
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     const path = pathOf(req.url);
-    const log: RequestLog = {
+    const log: RequestState = {
       requestId,
       protocol: detectProtocol(path, req.headers["content-type"]),
       startedAt: process.hrtime.bigint(),
     };
-    attachRequestLog(req, log);
+    attachRequestState(req, log);
     // Routes put x-request-id in the headers they answer with (requestIdOf).
     res.once("close", () => writeLogLine(logger, req, res, log, onEnd));
     // An answer written while the body still arrives (a refusal, a body too

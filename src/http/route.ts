@@ -4,15 +4,15 @@
  * the connect-node handler.
  */
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import type { RequestLog } from "./request-log.js";
+import type { RequestState } from "./request-state.js";
 
 /**
  * A route: serves the request and returns true, or returns false to pass.
  * Whatever answers puts `x-request-id: requestIdOf(res)` in its headers.
- * `log` is the request's record (see request-log.ts), for routes that note
+ * `log` is the request's record (see request-state.ts), for routes that note
  * something about the request or hold a resource until it ends.
  */
-export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => boolean;
+export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestState) => boolean;
 
 /** The path of a request target, without its query. */
 export function pathOf(url: string | undefined): string {

@@ -27,7 +27,7 @@ import { toAppError } from "../core/error-catalogue.js";
 import { sendError } from "./answer.js";
 import { toConnectError } from "./connect-errors.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { requestLogOf } from "./request-log.js";
+import { requestStateOf } from "./request-state.js";
 import { answerRpcError, answerTrailersOnly, rpcProtocolOf } from "./rpc-answers.js";
 import { failing, guardBody, RPC_OPERATIONS } from "./rpc-body-guard.js";
 import { refusalBeforeConnect } from "./rpc-refusals.js";
@@ -40,7 +40,7 @@ export interface RpcHandlerOptions {
   readonly interceptors?: Interceptor[];
   /** The largest request body (after decompression) accepted. */
   readonly readMaxBytes: number;
-  /** Per-request context values (the request log). */
+  /** Per-request context values (the request state). */
   readonly contextValues?: (req: NodeServerRequest) => ContextValues;
   /** Answers a path no RPC is served at. */
   readonly fallback: NodeHandler;
@@ -101,7 +101,7 @@ export function createRpcHandler(options: RpcHandlerOptions): NodeHandler {
       return;
     }
     const operation = RPC_OPERATIONS.get(handler.method);
-    const log = requestLogOf(req);
+    const log = requestStateOf(req);
     if (log && operation !== undefined) log.operation = operation;
     const refusal = refusalBeforeConnect(handler, req, compressions);
     if (refusal?.kind === "answer") {

@@ -36,7 +36,7 @@ import type { Operation } from "../core/initiate-request.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
-import { kRequestLog } from "./request-log.js";
+import { kRequestState } from "./request-state.js";
 
 // connect-es's own content types for unary calls (see its content-type.js).
 const CONNECT_UNARY = /^application\/(?:(json)(?:; ?charset=utf-?8)?|proto)$/i;
@@ -195,7 +195,7 @@ export function guardBody(
       bytes = new Uint8Array(0);
     }
     if (error === undefined) return handler({ ...req, body: createAsyncIterable([bytes]) });
-    const log = req.contextValues?.get(kRequestLog);
+    const log = req.contextValues?.get(kRequestState);
     if (log) {
       if (operation !== undefined) log.operation = operation;
       log.error = error;

@@ -6,7 +6,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { toConnectError } from "./connect-errors.js";
 import { clearDeadline, deadlineError, onDeadline } from "./deadline.js";
-import { kRequestLog } from "./request-log.js";
+import { kRequestState } from "./request-state.js";
 
 /**
  * Refuses RPCs marked by admission, and bounds unary RPCs by the request's
@@ -16,7 +16,7 @@ import { kRequestLog } from "./request-log.js";
  */
 export function refusalAndDeadlineInterceptor(): Interceptor {
   return (next) => async (req) => {
-    const log = req.contextValues.get(kRequestLog);
+    const log = req.contextValues.get(kRequestState);
     const refusal = log?.refusal;
     if (refusal) {
       if (log) log.error = refusal;

@@ -5,11 +5,11 @@
  */
 import type { HandlerContext } from "@connectrpc/connect";
 import { anyToConnectError } from "./connect-errors.js";
-import { kRequestLog, type RequestLog } from "./request-log.js";
+import { kRequestState, type RequestState } from "./request-state.js";
 
 /** Runs `work` with the request's record; its failure is thrown as a ConnectError. */
-export async function runRpc<T>(ctx: HandlerContext, work: (log: RequestLog | undefined) => Promise<T>): Promise<T> {
-  const log = ctx.values.get(kRequestLog);
+export async function runRpc<T>(ctx: HandlerContext, work: (log: RequestState | undefined) => Promise<T>): Promise<T> {
+  const log = ctx.values.get(kRequestState);
   try {
     return await work(log);
   } catch (e) {

@@ -17,7 +17,7 @@ import { openIssuanceRoute } from "../http/open-issuance-route.js";
 import { opsRoutes } from "../http/ops-routes.js";
 import { requestGuardRoute } from "../http/request-guards.js";
 import type { LastRoute } from "../http/request-listener.js";
-import { requestIdOf } from "../http/request-log.js";
+import { requestIdOf } from "../http/request-state.js";
 import type { Route } from "../http/route.js";
 import type { App } from "./app.js";
 import type { RpcServices } from "./rpc-services.js";

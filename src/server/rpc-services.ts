@@ -10,7 +10,7 @@ import { bodyFailingAtDeadline } from "../http/deadline.js";
 import { registerGatewayService } from "../http/gateway-rpc.js";
 import { registerInitiateService } from "../http/initiate-rpc.js";
 import type { NodeHandler } from "../http/node-types.js";
-import { kRequestLog, requestLogOf } from "../http/request-log.js";
+import { kRequestState, requestStateOf } from "../http/request-state.js";
 import { createRpcHandler } from "../http/rpc-adapter.js";
 import { refusalAndDeadlineInterceptor } from "../http/rpc-interceptor.js";
 import { answerRouteNotFound } from "../http/rpc-refusals.js";
@@ -44,9 +44,9 @@ export function createRpcServices(app: App, config: Config): RpcServices {
       paths = new Map(router.handlers.map((h) => [h.requestPath, `${h.service.name}/${h.method.name}`]));
     },
     readMaxBytes: config.limits.maxBodyBytes,
-    contextValues: (req) => createContextValues().set(kRequestLog, requestLogOf(req)),
+    contextValues: (req) => createContextValues().set(kRequestState, requestStateOf(req)),
     // A body still arriving at the deadline fails, and connect answers that in the caller's protocol.
-    wrapBody: (req, body) => bodyFailingAtDeadline(requestLogOf(req), body),
+    wrapBody: (req, body) => bodyFailingAtDeadline(requestStateOf(req), body),
     // An unknown RPC gets UNIMPLEMENTED in its protocol, anything else the JSON 404.
     fallback: answerRouteNotFound,
   });
