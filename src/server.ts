@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { Config } from "./config/load-config.js";
 import type { AccessTokens } from "./core/access-tokens.js";
-import type { InitiateService } from "./core/initiate-service.js";
+import type { Initiator } from "./core/initiator.js";
 import { createAdmission } from "./http/admission.js";
 import { answerClientErrors } from "./http/client-errors.js";
 import type { NodeHandler } from "./http/node-types.js";
@@ -24,7 +24,7 @@ import type { AppStore } from "./store/open-store.js";
 
 /** A built server, not yet listening. */
 export interface AppServer {
-  readonly core: InitiateService;
+  readonly core: Initiator;
   readonly store: AppStore;
   /** Issues, checks and revokes access tokens (tests issue tokens through it). */
   readonly tokens: AccessTokens;

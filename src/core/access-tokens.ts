@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import type { AccessTokenRecord, AccessTokenStore } from "./access-token-store.js";
 import { AppError } from "./error-catalogue.js";
 import { checkSerialNumber } from "./initiate-request.js";
-import { hashAccessToken } from "./initiate-service.js";
+import { hashAccessToken } from "./initiator.js";
 import { checkLength, isObject, requiredObject } from "./json-fields.js";
 import { rethrowStoreFailure } from "./store-failure.js";
 

@@ -7,7 +7,7 @@
  * body and its HTTP status come from connect's own helpers.
  */
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
-import type { InitiateService as Core } from "../core/initiate-service.js";
+import type { Initiator } from "../core/initiator.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
@@ -53,7 +53,7 @@ const connectCodec: LeanCodec = {
 
 /** The route: serves the common case and returns true, or returns false for connect. */
 export function connectUnaryRoute(
-  core: Core,
+  core: Initiator,
   options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
 ): Route {
   return leanUnaryRoute(core, connectCodec, options);

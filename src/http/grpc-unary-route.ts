@@ -10,7 +10,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { AppError } from "../core/error-catalogue.js";
-import type { InitiateService as Core } from "../core/initiate-service.js";
+import type { Initiator } from "../core/initiator.js";
 import { toConnectError } from "./connect-errors.js";
 import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
 import { requestIdOf } from "./request-state.js";
@@ -65,7 +65,7 @@ const grpcCodec: LeanCodec = {
 
 /** The route: serves the hot case and returns true, or returns false for connect. */
 export function grpcUnaryRoute(
-  core: Core,
+  core: Initiator,
   options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
 ): Route {
   return leanUnaryRoute(core, grpcCodec, options);

@@ -5,7 +5,7 @@
  * work itself.
  */
 import type { Operation } from "../core/initiate-request.js";
-import type { InitiateService } from "../core/initiate-service.js";
+import type { Initiator } from "../core/initiator.js";
 import { sendJson, sendJsonPathError } from "./answer.js";
 import { readJsonPost } from "./read-body.js";
 import { noteSuccess } from "./request-state.js";
@@ -18,7 +18,7 @@ const JSON_PATHS: ReadonlyMap<string, Operation> = new Map([
 ]);
 
 /** The route serving JSON_PATHS; any other path passes to the next route. */
-export function initiateJsonRoute(core: InitiateService, options: { readonly maxBodyBytes: number }): Route {
+export function initiateJsonRoute(core: Initiator, options: { readonly maxBodyBytes: number }): Route {
   return (req, res, path, log) => {
     const operation = JSON_PATHS.get(path);
     if (operation === undefined) return false;

@@ -11,12 +11,12 @@ import {
   VerificationResponseSchema,
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import type { Operation } from "../core/initiate-request.js";
-import type { InitiateService as Core } from "../core/initiate-service.js";
+import type { Initiator } from "../core/initiator.js";
 import { noteSuccess } from "./request-state.js";
 import { runRpc } from "./run-rpc.js";
 
 /** Registers InitiateService on a Connect router. */
-export function registerInitiateService(router: ConnectRouter, core: Core): void {
+export function registerInitiateService(router: ConnectRouter, core: Initiator): void {
   const call = (operation: Operation, message: unknown, ctx: HandlerContext) =>
     runRpc(ctx, async (log) => {
       if (log) log.operation = operation;

@@ -18,7 +18,7 @@ import {
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { type AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import type { InitiateService as Core, InitiateResult } from "../core/initiate-service.js";
+import type { InitiateResult, Initiator } from "../core/initiator.js";
 import { refusalOf } from "./admission.js";
 import { armDeadline } from "./deadline.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
@@ -81,7 +81,7 @@ function leanDeadline(
  * returns false so connect serves the request.
  */
 export function leanUnaryRoute(
-  core: Core,
+  core: Initiator,
   codec: LeanCodec,
   options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
 ): Route {
@@ -97,7 +97,7 @@ export function leanUnaryRoute(
 
 /** Serves one call; never throws, always answers (unless the caller left). */
 function serveLeanUnary(
-  core: Core,
+  core: Initiator,
   codec: LeanCodec,
   req: NodeServerRequest,
   res: NodeServerResponse,

@@ -6,7 +6,7 @@
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { AppError } from "../core/error-catalogue.js";
-import type { InitiateResult } from "../core/initiate-service.js";
+import type { InitiateResult } from "../core/initiator.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 
 /** How the request reached us. */

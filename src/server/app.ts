@@ -10,7 +10,7 @@ import { type CheckService, createCheckService } from "../core/check-service.js"
 import { createEndpointDirectory } from "../core/endpoints.js";
 import { createRequestFilter } from "../core/filters/evaluate.js";
 import { buildFilterRules } from "../core/filters/rules.js";
-import { createInitiateService, type InitiateService } from "../core/initiate-service.js";
+import { createInitiator, type Initiator } from "../core/initiator.js";
 import { createSessionQueries, type SessionQueries } from "../core/session-queries.js";
 import { createServingState, type ServingState } from "../ops/health.js";
 import { createMetrics, type Metrics } from "../ops/metrics.js";
@@ -23,7 +23,7 @@ export interface App {
   /** Ready or draining: the probes, Health and admission read it. */
   readonly state: ServingState;
   readonly tokens: AccessTokens;
-  readonly core: InitiateService;
+  readonly core: Initiator;
   readonly checks: CheckService;
   readonly sessionQueries: SessionQueries;
 }
@@ -44,7 +44,7 @@ export function createApp(config: Config, logger: Logger): App {
     store,
     state: createServingState(store),
     tokens,
-    core: createInitiateService({ endpoints, store, filters, checkAccessToken: tokens.check }),
+    core: createInitiator({ endpoints, store, filters, checkAccessToken: tokens.check }),
     checks: createCheckService({
       endpoints,
       sessions: store,
