@@ -13,11 +13,11 @@ import { checkLength, isObject, requiredObject } from "./json-fields.js";
 import { rethrowStoreFailure } from "./store-failure.js";
 
 /** Shortest lifetime a caller may ask for. */
-const MIN_TOKEN_LIFETIME_SECONDS = 1;
+export const MIN_TOKEN_LIFETIME_SECONDS = 1;
 /** Longest lifetime a caller may ask for (and the longest configurable default): 30 days. */
-const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
-/** Default lifetime when configuration says nothing: 60 minutes. */
-const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
+export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
+/** Default lifetime when configuration says nothing (auth.tokenLifetimeSeconds): 60 minutes. */
+export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
 // The longest token an initiate request can carry (session.accessToken):
 // longer text cannot be a token this server issued.
