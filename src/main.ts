@@ -5,7 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { ConfigError, developmentConfig, loadConfigFile } from "./config/load-config.js";
+import { ConfigError } from "./config/load-config.js";
+import { developmentConfig, loadConfigFile } from "./config/read-config.js";
 import { StoreUnavailableError } from "./core/session-store.js";
 import { configSummary } from "./ops/config-summary.js";
 import { exitGracefullyOnSignals } from "./ops/shutdown.js";

@@ -15,7 +15,8 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/toptechpay/auth/v1/auth_pb.js";
 import { ErrorDetailSchema, InitiateService } from "../gen/toptechpay/initiate/v1/initiate_pb.js";
-import { buildConfig, ConfigError, developmentConfig } from "../src/config/load-config.js";
+import { buildConfig, ConfigError } from "../src/config/load-config.js";
+import { developmentConfig } from "../src/config/read-config.js";
 import { issueToken } from "./support/access-tokens.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 

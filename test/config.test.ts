@@ -9,13 +9,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  buildConfig,
-  ConfigError,
-  DEV_ENDPOINT_ID,
-  developmentConfig,
-  loadConfigFile,
-} from "../src/config/load-config.js";
+import { buildConfig, ConfigError } from "../src/config/load-config.js";
+import { DEV_ENDPOINT_ID, developmentConfig, loadConfigFile } from "../src/config/read-config.js";
 import { createEndpointDirectory } from "../src/core/endpoints.js";
 import { controlKeyFromText, signSession } from "../src/core/signature.js";
 import { WORKED, WORKED_SIGNATURE } from "./support/worked-example.js";

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccessTokens } from "../src/core/access-tokens.js";
 import { createEndpointDirectory } from "../src/core/endpoints.js";
 import { AppError } from "../src/core/error-catalogue.js";
-import { createInitiateService, type InitiateServiceDeps } from "../src/core/initiate-service.js";
+import { createInitiator, type InitiatorDeps } from "../src/core/initiator.js";
 import { controlKeyFromText } from "../src/core/signature.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 import { SERIAL, saleBody } from "./support/initiate-fixtures.js";
@@ -38,13 +38,13 @@ describe("the core's access-token check is required", () => {
   });
 
   it("refuses to build without it, even from a caller that bypasses the types", () => {
-    const deps = { endpoints, store } as unknown as InitiateServiceDeps;
-    expect(() => createInitiateService(deps)).toThrow(/checkAccessToken is required/);
+    const deps = { endpoints, store } as unknown as InitiatorDeps;
+    expect(() => createInitiator(deps)).toThrow(/checkAccessToken is required/);
   });
 
   it("runs the real token check: an unknown token is refused and nothing is stored; an issued one starts a session", async () => {
     const tokens = createAccessTokens({ store });
-    const service = createInitiateService({ endpoints, store, checkAccessToken: tokens.check });
+    const service = createInitiator({ endpoints, store, checkAccessToken: tokens.check });
     const before = rows();
     const refused = await service.initiate("sale", saleBody("A".repeat(64))).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AppError);

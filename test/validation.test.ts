@@ -2,7 +2,7 @@
  * Every documented rule of the two request bodies, in the core: each rule has
  * a failing case with its exact catalogue code and a message naming the field,
  * and the boundary values that must pass. The same cases run through
- * createInitiateService on a real SQLite file, which must refuse them the same
+ * createInitiator on a real SQLite file, which must refuse them the same
  * way and store nothing, and must store the accepted ones.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEndpointDirectory } from "../src/core/endpoints.js";
 import { AppError, ERROR_CATALOGUE, type ErrorCode } from "../src/core/error-catalogue.js";
 import { type Operation, parseInitiateRequest } from "../src/core/initiate-request.js";
-import { createInitiateService, hashAccessToken, type InitiateService } from "../src/core/initiate-service.js";
+import { createInitiator, hashAccessToken, type Initiator } from "../src/core/initiator.js";
 import { controlKeyFromText, signSession } from "../src/core/signature.js";
 import { openSqliteStore } from "../src/store/sqlite/store.js";
 
@@ -474,17 +474,17 @@ describe("parseInitiateRequest", () => {
 // well-formed token passes (test/access-tokens.test.ts covers the real check).
 const acceptAnyToken = () => undefined;
 
-describe("createInitiateService with a real SQLite store", () => {
+describe("createInitiator with a real SQLite store", () => {
   let dir: string;
   let store: ReturnType<typeof openSqliteStore>;
-  let service: InitiateService;
+  let service: Initiator;
   const key = controlKeyFromText(CONTROL_KEY);
   const rows = () => (store.db.prepare("SELECT count(*) AS n FROM sessions").get() as { n: number }).n;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "cp-validation-"));
     store = openSqliteStore({ path: join(dir, "sessions.db") });
-    service = createInitiateService({
+    service = createInitiator({
       endpoints: createEndpointDirectory([
         { id: "1111", controlKey: key, operations: ["sale", "verification"], currencies: undefined },
         { id: "2222", controlKey: key, operations: ["sale"], currencies: ["USD"] },
@@ -574,7 +574,7 @@ describe("createInitiateService with a real SQLite store", () => {
   });
 
   it("answers CURRENCY_NOT_ACCEPTED (FILTERED) when no endpoint serves the currency, storing nothing", async () => {
-    const only = createInitiateService({
+    const only = createInitiator({
       endpoints: createEndpointDirectory([
         { id: "4444", controlKey: key, operations: ["sale"], currencies: ["EUR", "USD"] },
       ]),

@@ -2,7 +2,13 @@
  * The shape of the configuration file (YAML or JSON), checked with zod. Unknown
  * keys are errors, so a misspelt key never silently falls back to a default.
  */
+
 import { z } from "zod";
+import {
+  DEFAULT_TOKEN_LIFETIME_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  MIN_TOKEN_LIFETIME_SECONDS,
+} from "../core/access-tokens.js";
 import { filtersSchema } from "./filters-schema.js";
 import { ipRange } from "./ip-ranges.js";
 
@@ -89,9 +95,9 @@ export const configFileSchema = z.strictObject({
       tokenLifetimeSeconds: z
         .number()
         .int()
-        .min(1)
-        .max(30 * 24 * 3600, "must be at most 2592000 (30 days)")
-        .default(3600),
+        .min(MIN_TOKEN_LIFETIME_SECONDS)
+        .max(MAX_TOKEN_LIFETIME_SECONDS, `must be at most ${MAX_TOKEN_LIFETIME_SECONDS} (30 days)`)
+        .default(DEFAULT_TOKEN_LIFETIME_SECONDS),
     })
     .prefault({}),
   limits: z

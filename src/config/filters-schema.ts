@@ -26,7 +26,7 @@ const amountLimits = z
   .refine((a) => a.min === undefined || a.max === undefined || a.min <= a.max, "min is above max");
 
 /** Explains what is wrong with an IPv4 CIDR (or a plain address), or undefined when it is fine. */
-export function cidrProblem(text: string): string | undefined {
+function cidrProblem(text: string): string | undefined {
   const [address = "", prefixText, extra] = text.split("/");
   if (extra !== undefined || !isIPv4(address))
     return `"${text}" is not an IPv4 address or CIDR range such as 203.0.113.0/24`;

@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 
 /** Explains what is wrong with an IPv4 or IPv6 address or CIDR range, or undefined when it is fine. */
-export function ipRangeProblem(text: string): string | undefined {
+function ipRangeProblem(text: string): string | undefined {
   const [address = "", prefixText, extra] = text.split("/");
   const family = isIP(address);
   if (extra !== undefined || family === 0) {

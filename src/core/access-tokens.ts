@@ -7,15 +7,16 @@
 import { randomBytes } from "node:crypto";
 import type { AccessTokenRecord, AccessTokenStore } from "./access-token-store.js";
 import { AppError } from "./error-catalogue.js";
-import { charLength, checkSerialNumber } from "./initiate-request.js";
-import { hashAccessToken } from "./initiate-service.js";
+import { checkSerialNumber } from "./initiate-request.js";
+import { hashAccessToken } from "./initiator.js";
+import { checkLength, isObject, requiredObject } from "./json-fields.js";
 import { rethrowStoreFailure } from "./store-failure.js";
 
 /** Shortest lifetime a caller may ask for. */
 export const MIN_TOKEN_LIFETIME_SECONDS = 1;
 /** Longest lifetime a caller may ask for (and the longest configurable default): 30 days. */
 export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 24 * 3600;
-/** Default lifetime when configuration says nothing: 60 minutes. */
+/** Default lifetime when configuration says nothing (auth.tokenLifetimeSeconds): 60 minutes. */
 export const DEFAULT_TOKEN_LIFETIME_SECONDS = 3600;
 
 // The longest token an initiate request can carry (session.accessToken):
@@ -67,7 +68,7 @@ export interface AccessTokensDeps {
 }
 
 /** A new token: 48 CSPRNG bytes as base64url, exactly 64 URL-safe characters. */
-export function drawAccessToken(): string {
+function drawAccessToken(): string {
   return randomBytes(48).toString("base64url");
 }
 
@@ -76,10 +77,7 @@ function checkTokenText(value: unknown, path: string): string {
     throw new AppError("FIELD_REQUIRED", `${path} is required.`);
   }
   if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
-  const n = charLength(value);
-  if (n > MAX_TOKEN_CHARS) {
-    throw new AppError("FIELD_LENGTH", `${path} must be 1-${MAX_TOKEN_CHARS} characters long (got ${n}).`);
-  }
+  checkLength(value, 1, MAX_TOKEN_CHARS, path);
   return value;
 }
 
@@ -99,19 +97,9 @@ function checkLifetime(seconds: number): number {
  * or throws AppError naming the first missing or wrong field.
  */
 export function serialNumberFromIssueBody(body: unknown): string {
-  const isObject = (v: unknown): v is Record<string, unknown> =>
-    typeof v === "object" && v !== null && !Array.isArray(v);
   if (!isObject(body)) throw new AppError("BODY_NOT_OBJECT", "The request body must be a JSON object.");
-  let node: Record<string, unknown> = body;
-  let path = "";
-  for (const key of ["consumer", "device"]) {
-    path = path ? `${path}.${key}` : key;
-    const next = node[key];
-    if (next === undefined || next === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
-    if (!isObject(next)) throw new AppError("FIELD_TYPE", `${path} must be an object.`);
-    node = next;
-  }
-  return checkSerialNumber(node.serialNumber, "consumer.device.serialNumber");
+  const device = requiredObject(requiredObject(body, "consumer", "consumer"), "device", "consumer.device");
+  return checkSerialNumber(device.serialNumber, "consumer.device.serialNumber");
 }
 
 const storeFailure = (e: unknown): never => rethrowStoreFailure(e, "The token store is unavailable; retry later.");

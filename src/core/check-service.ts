@@ -11,7 +11,7 @@ import { parseCheckRequest } from "./check-request.js";
 import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import type { Operation } from "./initiate-request.js";
-import { hashAccessToken } from "./initiate-service.js";
+import { hashAccessToken } from "./initiator.js";
 import { GatewayTokenInUseError, type SessionCheckStore } from "./session-state.js";
 import { signCheck } from "./signature.js";
 import { rethrowStoreFailure } from "./store-failure.js";

@@ -35,303 +35,172 @@ export interface ErrorSpec {
   readonly when: string;
 }
 
+/** One entry of the catalogue. */
+function spec(cause: Cause, httpStatus: number, connectCode: ConnectCodeName, when: string): ErrorSpec {
+  return { cause, httpStatus, connectCode, when };
+}
+
+// The kinds most entries share.
+const invalid = (when: string) => spec("INVALID_REQUEST", 400, "invalid_argument", when);
+const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denied", when);
+const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
+const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
+
 /** Every error, by stable code. The order is the README table's order. */
 export const ERROR_CATALOGUE = {
-  BODY_EMPTY: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "The request has no body.",
-  },
-  BODY_NOT_JSON: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "The body is not valid UTF-8 JSON.",
-  },
-  BODY_NOT_PROTOBUF: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A Connect, gRPC or gRPC-Web body in binary encoding is not a valid protobuf message of the method's type.",
-  },
-  BODY_NOT_OBJECT: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "The body is JSON, but an array, a string, a number, true, false or null.",
-  },
-  BODY_TOO_LARGE: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 413,
-    connectCode: "resource_exhausted",
-    when: "The body is larger than the configured limit (`limits.maxBodyBytes`, 64 KiB by default), as sent or once decompressed.",
-  },
-  BODY_MALFORMED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "An RPC body is not exactly one complete length-prefixed message (gRPC, gRPC-Web), or its compressed bytes do not decompress.",
-  },
-  CONTENT_TYPE_UNSUPPORTED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 415,
-    connectCode: "invalid_argument",
-    when: "A JSON path was called with a content type other than application/json, or an RPC with a content type of none of Connect, gRPC and gRPC-Web.",
-  },
-  TIMEOUT_MALFORMED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "The caller's `grpc-timeout` or `connect-timeout-ms` header is not a valid timeout.",
-  },
-  ENCODING_UNSUPPORTED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 415,
-    connectCode: "unimplemented",
-    when: "The body is compressed with an encoding the server does not take: on a JSON path a `Content-Encoding` other than `gzip`, `br` or `identity` (for example `deflate`, `zstd` or a list such as `gzip, br`; the answer has an `Accept-Encoding: gzip, br` header), on an RPC a `grpc-encoding` or `content-encoding` other than gzip, br or identity.",
-  },
-  BODY_ENCODING_INVALID: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A JSON path's body labelled `Content-Encoding: gzip` or `br` is not valid data of that encoding.",
-  },
-  METHOD_NOT_ALLOWED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 405,
-    connectCode: "unimplemented",
-    when: "A JSON path or an RPC was called with a method other than POST (the answer has an Allow header).",
-  },
-  ROUTE_NOT_FOUND: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 404,
-    connectCode: "unimplemented",
-    when: "No operation is served at this path (an RPC to an unknown service or method gets UNIMPLEMENTED in its protocol).",
-  },
-  FIELD_REQUIRED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A required field or object is missing or null.",
-  },
-  FIELD_TYPE: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A field has the wrong JSON type (for example a number where a string is documented, or a string for `location.lat`, which must be a JSON number).",
-  },
-  FIELD_LENGTH: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A text field is shorter or longer than its documented length.",
-  },
-  FIELD_FORMAT: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A field breaks its documented form (control characters or a lone UTF-16 surrogate in a text, IMEI digits, IPv4 address, upper-case currency, an amount that is not a whole number or not a plain decimal integer string).",
-  },
-  FIELD_RANGE: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "A number is outside its documented range (latitude, longitude, amount).",
-  },
-  CURRENCY_UNKNOWN: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "The currency has the right form but is not an ISO 4217 code.",
-  },
-  ACCESS_TOKEN_INVALID: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 401,
-    connectCode: "unauthenticated",
-    when: "The access token was not issued by this server, has expired, was revoked, or was issued for another device (the log line says which).",
-  },
-  API_KEY_INVALID: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 401,
-    connectCode: "unauthenticated",
-    when: "An AuthService call has no `authorization: Bearer <key>` header, or the key is not one of the configured API keys.",
-  },
-  CURRENCY_NOT_ACCEPTED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "No configured endpoint serves this operation in this currency.",
-  },
-  AMOUNT_BELOW_MINIMUM: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "A sale amount is below the minimum configured for its currency (`filters.amounts`).",
-  },
-  AMOUNT_ABOVE_MAXIMUM: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "A sale amount is above the maximum configured for its currency (`filters.amounts`).",
-  },
-  DEVICE_BLOCKED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The device serial number or IMEI is on the blocklist (`filters.blockedDevices`).",
-  },
-  IP_ADDRESS_REQUIRED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The request carries no IP address and `filters.ipAddresses.required` is true.",
-  },
-  IP_ADDRESS_BLOCKED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "One of the request IP addresses is in a blocked range (`filters.ipAddresses.block`).",
-  },
-  IP_ADDRESS_NOT_ALLOWED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "An allowlist is configured and one of the request IP addresses is outside it (`filters.ipAddresses.allow`).",
-  },
-  LOCATION_REQUIRED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The request has no location and `filters.locations.required` is true.",
-  },
-  LOCATION_NOT_ALLOWED: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The location is outside every allowed box (`filters.locations.allow`).",
-  },
-  VELOCITY_DEVICE: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The device started more initiates in the sliding window than `filters.velocity.perDevice` allows.",
-  },
-  VELOCITY_TOKEN: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The access token started more initiates in the sliding window than `filters.velocity.perToken` allows.",
-  },
-  VELOCITY_IP: {
-    cause: "FILTERED",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "An IP address of the request started more initiates in the sliding window than `filters.velocity.perIp` allows.",
-  },
-  SESSION_NOT_FOUND: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 404,
-    connectCode: "not_found",
-    when: "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
-  },
-  SESSION_MISMATCH: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
-  },
-  CHECK_WINDOW_CLOSED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "The first check of a session came later than `gateway.checkWindowSeconds` (15 minutes by default) after its initiate; nothing is bound.",
-  },
-  SESSION_ALREADY_CHECKED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 409,
-    connectCode: "already_exists",
-    when: "The session was already checked with another TopTechPay session token: one session pays at most once.",
-  },
-  GATEWAY_TOKEN_IN_USE: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 409,
-    connectCode: "already_exists",
-    when: "A check's TopTechPay session token (`session.token`) is already bound to another session; nothing is bound.",
-  },
-  CARD_NOT_OWNED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
-  },
-  PEER_NOT_ALLOWED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 403,
-    connectCode: "permission_denied",
-    when: "A gateway-facing path was called from an address outside `gateway.allowFrom`.",
-  },
-  STORE_UNAVAILABLE: {
-    cause: "SERVER_UNAVAILABLE",
-    httpStatus: 503,
-    connectCode: "unavailable",
-    when: "The session store cannot be reached; nothing was started. Retry later.",
-  },
-  HEADERS_TOO_LARGE: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 431,
-    connectCode: "resource_exhausted",
-    when: "The request's headers are larger than `limits.maxHeaderBytes` (16 KiB by default); the connection is closed.",
-  },
-  REQUEST_TIMEOUT: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 408,
-    connectCode: "invalid_argument",
-    when: "The request's headers did not arrive within `limits.headersTimeoutMs` (or its body not within the request timeout); the connection is closed.",
-  },
-  HTTP_MALFORMED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "The bytes received are not a valid HTTP/1.1 request; the connection is closed.",
-  },
-  HOST_MISSING: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 400,
-    connectCode: "invalid_argument",
-    when: "An HTTP/1.1 request has no `Host` header; the connection is closed.",
-  },
-  EXPECTATION_FAILED: {
-    cause: "INVALID_REQUEST",
-    httpStatus: 417,
-    connectCode: "invalid_argument",
-    when: "The request has an `Expect` header other than `100-continue`; the connection is closed on HTTP/1.1.",
-  },
-  OVERLOADED: {
-    cause: "SERVER_UNAVAILABLE",
-    httpStatus: 503,
-    connectCode: "unavailable",
-    when: "The server already has `limits.maxInFlight` requests in flight; nothing was started. Retry after the `Retry-After` seconds.",
-  },
-  SHUTTING_DOWN: {
-    cause: "SERVER_UNAVAILABLE",
-    httpStatus: 503,
-    connectCode: "unavailable",
-    when: "The server is shutting down and takes no new requests; nothing was started. Retry on another instance.",
-  },
-  DEADLINE_EXCEEDED: {
-    cause: "SERVER_UNAVAILABLE",
-    httpStatus: 504,
-    connectCode: "deadline_exceeded",
-    when: "The request outlived its deadline, the caller's (`grpc-timeout`, `connect-timeout-ms`) or the server's `limits.requestTimeoutMs`; it may or may not have been stored. Retry with a new request.",
-  },
-  INTERNAL_ERROR: {
-    cause: "SERVER_FAILED",
-    httpStatus: 500,
-    connectCode: "internal",
-    when: "Something unexpected broke inside the server; the log line for the request id says what.",
-  },
-} as const satisfies Record<string, ErrorSpec>;
+  BODY_EMPTY: invalid("The request has no body."),
+  BODY_NOT_JSON: invalid("The body is not valid UTF-8 JSON."),
+  BODY_NOT_PROTOBUF: invalid(
+    "A Connect, gRPC or gRPC-Web body in binary encoding is not a valid protobuf message of the method's type.",
+  ),
+  BODY_NOT_OBJECT: invalid("The body is JSON, but an array, a string, a number, true, false or null."),
+  BODY_TOO_LARGE: spec(
+    "INVALID_REQUEST",
+    413,
+    "resource_exhausted",
+    "The body is larger than the configured limit (`limits.maxBodyBytes`, 64 KiB by default), as sent or once decompressed.",
+  ),
+  BODY_MALFORMED: invalid(
+    "An RPC body is not exactly one complete length-prefixed message (gRPC, gRPC-Web), or its compressed bytes do not decompress.",
+  ),
+  CONTENT_TYPE_UNSUPPORTED: spec(
+    "INVALID_REQUEST",
+    415,
+    "invalid_argument",
+    "A JSON path was called with a content type other than application/json, or an RPC with a content type of none of Connect, gRPC and gRPC-Web.",
+  ),
+  TIMEOUT_MALFORMED: invalid("The caller's `grpc-timeout` or `connect-timeout-ms` header is not a valid timeout."),
+  ENCODING_UNSUPPORTED: spec(
+    "INVALID_REQUEST",
+    415,
+    "unimplemented",
+    "The body is compressed with an encoding the server does not take: on a JSON path a `Content-Encoding` other than `gzip`, `br` or `identity` (for example `deflate`, `zstd` or a list such as `gzip, br`; the answer has an `Accept-Encoding: gzip, br` header), on an RPC a `grpc-encoding` or `content-encoding` other than gzip, br or identity.",
+  ),
+  BODY_ENCODING_INVALID: invalid(
+    "A JSON path's body labelled `Content-Encoding: gzip` or `br` is not valid data of that encoding.",
+  ),
+  METHOD_NOT_ALLOWED: spec(
+    "INVALID_REQUEST",
+    405,
+    "unimplemented",
+    "A JSON path or an RPC was called with a method other than POST (the answer has an Allow header).",
+  ),
+  ROUTE_NOT_FOUND: spec(
+    "INVALID_REQUEST",
+    404,
+    "unimplemented",
+    "No operation is served at this path (an RPC to an unknown service or method gets UNIMPLEMENTED in its protocol).",
+  ),
+  FIELD_REQUIRED: invalid("A required field or object is missing or null."),
+  FIELD_TYPE: invalid(
+    "A field has the wrong JSON type (for example a number where a string is documented, or a string for `location.lat`, which must be a JSON number).",
+  ),
+  FIELD_LENGTH: invalid("A text field is shorter or longer than its documented length."),
+  FIELD_FORMAT: invalid(
+    "A field breaks its documented form (control characters or a lone UTF-16 surrogate in a text, IMEI digits, IPv4 address, upper-case currency, an amount that is not a whole number or not a plain decimal integer string).",
+  ),
+  FIELD_RANGE: invalid("A number is outside its documented range (latitude, longitude, amount)."),
+  CURRENCY_UNKNOWN: invalid("The currency has the right form but is not an ISO 4217 code."),
+  ACCESS_TOKEN_INVALID: spec(
+    "INVALID_REQUEST",
+    401,
+    "unauthenticated",
+    "The access token was not issued by this server, has expired, was revoked, or was issued for another device (the log line says which).",
+  ),
+  API_KEY_INVALID: spec(
+    "INVALID_REQUEST",
+    401,
+    "unauthenticated",
+    "An AuthService call has no `authorization: Bearer <key>` header, or the key is not one of the configured API keys.",
+  ),
+  CURRENCY_NOT_ACCEPTED: filtered("No configured endpoint serves this operation in this currency."),
+  AMOUNT_BELOW_MINIMUM: filtered("A sale amount is below the minimum configured for its currency (`filters.amounts`)."),
+  AMOUNT_ABOVE_MAXIMUM: filtered("A sale amount is above the maximum configured for its currency (`filters.amounts`)."),
+  DEVICE_BLOCKED: filtered("The device serial number or IMEI is on the blocklist (`filters.blockedDevices`)."),
+  IP_ADDRESS_REQUIRED: filtered("The request carries no IP address and `filters.ipAddresses.required` is true."),
+  IP_ADDRESS_BLOCKED: filtered("One of the request IP addresses is in a blocked range (`filters.ipAddresses.block`)."),
+  IP_ADDRESS_NOT_ALLOWED: filtered(
+    "An allowlist is configured and one of the request IP addresses is outside it (`filters.ipAddresses.allow`).",
+  ),
+  LOCATION_REQUIRED: filtered("The request has no location and `filters.locations.required` is true."),
+  LOCATION_NOT_ALLOWED: filtered("The location is outside every allowed box (`filters.locations.allow`)."),
+  VELOCITY_DEVICE: filtered(
+    "The device started more initiates in the sliding window than `filters.velocity.perDevice` allows.",
+  ),
+  VELOCITY_TOKEN: filtered(
+    "The access token started more initiates in the sliding window than `filters.velocity.perToken` allows.",
+  ),
+  VELOCITY_IP: filtered(
+    "An IP address of the request started more initiates in the sliding window than `filters.velocity.perIp` allows.",
+  ),
+  SESSION_NOT_FOUND: spec(
+    "INVALID_REQUEST",
+    404,
+    "not_found",
+    "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
+  ),
+  SESSION_MISMATCH: refused(
+    "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
+  ),
+  CHECK_WINDOW_CLOSED: refused(
+    "The first check of a session came later than `gateway.checkWindowSeconds` (15 minutes by default) after its initiate; nothing is bound.",
+  ),
+  SESSION_ALREADY_CHECKED: spec(
+    "INVALID_REQUEST",
+    409,
+    "already_exists",
+    "The session was already checked with another TopTechPay session token: one session pays at most once.",
+  ),
+  GATEWAY_TOKEN_IN_USE: spec(
+    "INVALID_REQUEST",
+    409,
+    "already_exists",
+    "A check's TopTechPay session token (`session.token`) is already bound to another session; nothing is bound.",
+  ),
+  CARD_NOT_OWNED: refused(
+    "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
+  ),
+  PEER_NOT_ALLOWED: refused("A gateway-facing path was called from an address outside `gateway.allowFrom`."),
+  STORE_UNAVAILABLE: unavailable("The session store cannot be reached; nothing was started. Retry later."),
+  HEADERS_TOO_LARGE: spec(
+    "INVALID_REQUEST",
+    431,
+    "resource_exhausted",
+    "The request's headers are larger than `limits.maxHeaderBytes` (16 KiB by default); the connection is closed.",
+  ),
+  REQUEST_TIMEOUT: spec(
+    "INVALID_REQUEST",
+    408,
+    "invalid_argument",
+    "The request's headers did not arrive within `limits.headersTimeoutMs` (or its body not within the request timeout); the connection is closed.",
+  ),
+  HTTP_MALFORMED: invalid("The bytes received are not a valid HTTP/1.1 request; the connection is closed."),
+  HOST_MISSING: invalid("An HTTP/1.1 request has no `Host` header; the connection is closed."),
+  EXPECTATION_FAILED: spec(
+    "INVALID_REQUEST",
+    417,
+    "invalid_argument",
+    "The request has an `Expect` header other than `100-continue`; the connection is closed on HTTP/1.1.",
+  ),
+  OVERLOADED: unavailable(
+    "The server already has `limits.maxInFlight` requests in flight; nothing was started. Retry after the `Retry-After` seconds.",
+  ),
+  SHUTTING_DOWN: unavailable(
+    "The server is shutting down and takes no new requests; nothing was started. Retry on another instance.",
+  ),
+  DEADLINE_EXCEEDED: spec(
+    "SERVER_UNAVAILABLE",
+    504,
+    "deadline_exceeded",
+    "The request outlived its deadline, the caller's (`grpc-timeout`, `connect-timeout-ms`) or the server's `limits.requestTimeoutMs`; it may or may not have been stored. Retry with a new request.",
+  ),
+  INTERNAL_ERROR: spec(
+    "SERVER_FAILED",
+    500,
+    "internal",
+    "Something unexpected broke inside the server; the log line for the request id says what.",
+  ),
+} satisfies Record<string, ErrorSpec>;
 
 /** A stable error code from the catalogue. */
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

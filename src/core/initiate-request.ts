@@ -6,6 +6,15 @@
  */
 import { isIPv4 } from "node:net";
 import { AppError } from "./error-catalogue.js";
+import {
+  checkLength,
+  isObject,
+  type Json,
+  optionalObject,
+  requiredObject,
+  requiredString,
+  requiredTextValue,
+} from "./json-fields.js";
 
 /** The two operations this server starts. */
 export type Operation = "sale" | "verification";
@@ -34,84 +43,21 @@ export interface HashedInitiateRequest extends InitiateRequest {
 
 // ICU's list of current ISO 4217 codes ships with Node; read once at load.
 const ISO_4217 = new Set(Intl.supportedValuesOf("currency"));
-// Unicode "Cc": the C0 and C1 control characters and DEL.
-const CONTROL_CHARS = /\p{Cc}/u;
 const IMEI = /^[0-9]{14,16}$/;
 const CURRENCY_FORM = /^[A-Z]{3}$/;
 // proto3 JSON's int64 string: decimal digits, an optional minus, no leading
 // zero, no sign "+", no blanks, no exponent, no fraction, no hex.
 const INTEGER_STRING = /^-?(?:0|[1-9][0-9]*)$/;
-// A UTF-16 surrogate not paired with its other half (the "u" flag matches a
-// pair as one code point, so only a lone half is seen as category Cs). Such a
-// string has no UTF-8 form: stored it would come back as U+FFFD and no longer
-// match what was signed.
-const LONE_SURROGATE = /\p{Cs}/u;
 // proto3 JSON spells non-finite doubles as these strings; they must be refused
 // as "not finite", not as a wrong type, so JSON and Connect callers agree.
 const NON_FINITE = new Set(["NaN", "Infinity", "-Infinity"]);
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** Length in characters (code points, not UTF-16 units), as the contract counts. */
-export function charLength(text: string): number {
-  // Count code points, not UTF-16 units, so an emoji is one character.
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
-
-/** Reads a required object; null counts as absent, as in proto3 JSON. */
-function requiredObject(parent: Json, key: string, path: string): Json {
-  const value = parent[key];
-  if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
-  if (!isObject(value)) throw new AppError("FIELD_TYPE", `${path} must be an object.`);
-  return value;
-}
-
-function optionalObject(parent: Json, key: string, path: string): Json | undefined {
-  const value = parent[key];
-  if (value === undefined || value === null) return undefined;
-  if (!isObject(value)) throw new AppError("FIELD_TYPE", `${path} must be an object.`);
-  return value;
-}
-
-function requiredString(parent: Json, key: string, path: string): string {
-  const value = parent[key];
-  if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
-  if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
-  checkWellFormed(value, path);
-  return value;
-}
-
-/** Refuses a text holding a lone UTF-16 surrogate (FIELD_FORMAT): it has no UTF-8 form. */
-export function checkWellFormed(value: string, path: string): void {
-  if (LONE_SURROGATE.test(value)) {
-    throw new AppError("FIELD_FORMAT", `${path} must be valid Unicode text (it holds a lone UTF-16 surrogate).`);
-  }
-}
-
-function checkLength(value: string, min: number, max: number, path: string): void {
-  const n = charLength(value);
-  if (n < min || n > max) {
-    throw new AppError("FIELD_LENGTH", `${path} must be ${min}-${max} characters long (got ${n}).`);
-  }
-}
 
 /**
  * The documented serial-number rule (required, 1-50 characters, no control
  * characters), shared with the token service; `path` names it in messages.
  */
 export function checkSerialNumber(value: unknown, path: string): string {
-  if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
-  if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
-  checkLength(value, 1, 50, path);
-  if (CONTROL_CHARS.test(value)) throw new AppError("FIELD_FORMAT", `${path} must not contain control characters.`);
-  checkWellFormed(value, path);
-  return value;
+  return requiredTextValue(value, path, 1, 50);
 }
 
 function coordinate(parent: Json, key: string, path: string, limit: number): number {

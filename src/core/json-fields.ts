@@ -11,9 +11,11 @@ export type Json = Record<string, unknown>;
 
 // Unicode "Cc": the C0 and C1 control characters and DEL.
 const CONTROL_CHARS = /\p{Cc}/u;
-// With the u flag a surrogate pair is one code point, so this matches only a
-// lone surrogate: text that cannot be stored or signed as UTF-8.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+// A UTF-16 surrogate not paired with its other half (the "u" flag matches a
+// pair as one code point, so only a lone half is seen as category Cs). Such a
+// string has no UTF-8 form: stored it would come back as U+FFFD and no longer
+// match what was signed.
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Whether a value is a JSON object (not an array, not null). */
 export function isObject(value: unknown): value is Json {
@@ -21,7 +23,7 @@ export function isObject(value: unknown): value is Json {
 }
 
 /** Length in characters (code points, not UTF-16 units), as the contracts count. */
-export function charLength(text: string): number {
+function charLength(text: string): number {
   let n = 0;
   for (const _ of text) n++;
   return n;
@@ -51,6 +53,13 @@ export function checkLength(value: string, min: number, max: number, path: strin
   }
 }
 
+/** Refuses a text holding a lone UTF-16 surrogate (FIELD_FORMAT): it has no UTF-8 form. */
+function checkWellFormed(value: string, path: string): void {
+  if (LONE_SURROGATE.test(value)) {
+    throw new AppError("FIELD_FORMAT", `${path} must be valid Unicode text (it holds a lone UTF-16 surrogate).`);
+  }
+}
+
 /**
  * A present value as documented text: a string of min-max characters with no
  * control characters and no lone surrogates.
@@ -59,13 +68,26 @@ export function checkedText(value: unknown, path: string, min: number, max: numb
   if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
   checkLength(value, min, max, path);
   if (CONTROL_CHARS.test(value)) throw new AppError("FIELD_FORMAT", `${path} must not contain control characters.`);
-  if (LONE_SURROGATE.test(value)) throw new AppError("FIELD_FORMAT", `${path} must be valid Unicode text.`);
+  checkWellFormed(value, path);
   return value;
+}
+
+/** A required value as documented text (see checkedText); null counts as absent. */
+export function requiredTextValue(value: unknown, path: string, min: number, max: number): string {
+  if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
+  return checkedText(value, path, min, max);
 }
 
 /** A required text field (see checkedText). */
 export function requiredText(parent: Json, key: string, path: string, min: number, max: number): string {
+  return requiredTextValue(parent[key], path, min, max);
+}
+
+/** A required string of any length and characters, but well-formed; its caller checks its form. */
+export function requiredString(parent: Json, key: string, path: string): string {
   const value = parent[key];
   if (value === undefined || value === null) throw new AppError("FIELD_REQUIRED", `${path} is required.`);
-  return checkedText(value, path, min, max);
+  if (typeof value !== "string") throw new AppError("FIELD_TYPE", `${path} must be a string.`);
+  checkWellFormed(value, path);
+  return value;
 }

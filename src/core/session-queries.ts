@@ -47,8 +47,8 @@ export interface SessionQueries {
 }
 
 /** Default and largest page sizes. */
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 500;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 500;
 
 function view(s: StoredSession): SessionView {
   return {

@@ -8,8 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { HandlerContext } from "@connectrpc/connect";
 import { AppError } from "../core/error-catalogue.js";
-import { anyToConnectError } from "./connect-errors.js";
-import { kRequestLog } from "./request-log.js";
+import { runRpc } from "./run-rpc.js";
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
@@ -23,7 +22,7 @@ function digest(text: string): Buffer {
  * configured key is compared on every call, so the time taken reveals
  * neither how much of a key matched nor which key it was.
  */
-export function createApiKeyCheck(apiKeys: readonly string[]): (authorization: string | null) => void {
+function createApiKeyCheck(apiKeys: readonly string[]): (authorization: string | null) => void {
   const digests = apiKeys.map(digest);
   const refuse = (reason: string) =>
     new AppError("API_KEY_INVALID", "A valid API key is required as `authorization: Bearer <key>`.", {
@@ -44,21 +43,15 @@ export function createApiKeyCheck(apiKeys: readonly string[]): (authorization: s
 /**
  * Runs a handler's work only for a caller with a valid API key, and turns
  * whatever it throws into a ConnectError with ErrorDetail (noted in the
- * request's log record).
+ * request's record).
  */
 export function apiKeyGuard(
   apiKeys: readonly string[],
 ): <T>(ctx: HandlerContext, work: () => Promise<T>) => Promise<T> {
   const checkApiKey = createApiKeyCheck(apiKeys);
-  return async (ctx, work) => {
-    try {
+  return (ctx, work) =>
+    runRpc(ctx, () => {
       checkApiKey(ctx.requestHeader.get("authorization"));
-      return await work();
-    } catch (e) {
-      const { connectError, appError } = anyToConnectError(e);
-      const log = ctx.values.get(kRequestLog);
-      if (log) log.error = appError;
-      throw connectError;
-    }
-  };
+      return work();
+    });
 }

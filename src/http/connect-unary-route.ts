@@ -7,13 +7,13 @@
  * body and its HTTP status come from connect's own helpers.
  */
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout } from "@connectrpc/connect/protocol-connect";
-import type { InitiateService as Core } from "../core/initiate-service.js";
+import type { Initiator } from "../core/initiator.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
-import { parseJsonBody } from "./json-routes.js";
-import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
-import type { Route } from "./request-listener.js";
-import { requestIdOf } from "./request-log.js";
+import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
+import { parseJsonBody } from "./read-body.js";
+import { requestIdOf } from "./request-state.js";
+import type { Route } from "./route.js";
 
 // connect-es's unary JSON content type (see its protocol-connect/content-type.js).
 const UNARY_JSON = /^application\/json(?:; ?charset=utf-?8)?$/i;
@@ -29,6 +29,17 @@ function send(res: Parameters<LeanCodec["answer"]>[0], status: number, body: Uin
 }
 
 const connectCodec: LeanCodec = {
+  takes(req) {
+    if (!UNARY_JSON.test(req.headers["content-type"] ?? "")) return false;
+    const encoding = req.headers["content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return false;
+    const version = req.headers["connect-protocol-version"];
+    return version === undefined || version === "1";
+  },
+  callerTimeout(req) {
+    const header = req.headers["connect-timeout-ms"];
+    return parseTimeout(typeof header === "string" ? header : null, Number.MAX_SAFE_INTEGER);
+  },
   decode: (body, method) => decodeInitiateJson(method.operation, method.input, parseJsonBody(body)),
   // The result has exactly the response message's proto3 JSON shape.
   answer: (res, _method, result) => send(res, 200, JSON.stringify(result), false),
@@ -42,24 +53,8 @@ const connectCodec: LeanCodec = {
 
 /** The route: serves the common case and returns true, or returns false for connect. */
 export function connectUnaryRoute(
-  core: Core,
+  core: Initiator,
   options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
 ): Route {
-  return (req, res, path) => {
-    const method = LEAN_METHODS.get(path);
-    if (method === undefined || req.method !== "POST") return false;
-    if (!UNARY_JSON.test(req.headers["content-type"] ?? "")) return false;
-    const encoding = req.headers["content-encoding"];
-    if (encoding !== undefined && encoding !== "identity") return false;
-    const version = req.headers["connect-protocol-version"];
-    if (version !== undefined && version !== "1") return false;
-    const header = req.headers["connect-timeout-ms"];
-    const deadline = leanDeadline(
-      parseTimeout(typeof header === "string" ? header : null, Number.MAX_SAFE_INTEGER),
-      options.requestTimeoutMs,
-    );
-    if (deadline === undefined) return false;
-    serveLeanUnary(core, connectCodec, req, res, method, { maxBodyBytes: options.maxBodyBytes, deadline });
-    return true;
-  };
+  return leanUnaryRoute(core, connectCodec, options);
 }

@@ -9,9 +9,11 @@
  */
 import * as http2 from "node:http2";
 import { AppError } from "../core/error-catalogue.js";
+import { sendError } from "./answer.js";
 import { toConnectError } from "./connect-errors.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import type { RequestLog } from "./request-log.js";
+import type { RequestState } from "./request-state.js";
+import type { Route } from "./route.js";
 
 /** How long an answer written at expiry may take to reach the caller before the request is cut. */
 const FLUSH_GRACE_MS = 1000;
@@ -39,7 +41,7 @@ export function deadlineError(ms: number, callerDeadline = false): AppError {
 }
 
 /** True while the caller is still sending the request body. */
-export function bodyStillArriving(req: NodeServerRequest): boolean {
+function bodyStillArriving(req: NodeServerRequest): boolean {
   if ("stream" in req) {
     const stream = req.stream;
     if (stream.closed || stream.destroyed) return false;
@@ -57,7 +59,7 @@ export function bodyStillArriving(req: NodeServerRequest): boolean {
 export function armDeadline(
   req: NodeServerRequest,
   res: NodeServerResponse,
-  log: RequestLog,
+  log: RequestState,
   options: DeadlineOptions,
   answer: (error: AppError) => void,
 ): void {
@@ -82,14 +84,14 @@ export function armDeadline(
 }
 
 /** Replaces what answers the request at expiry; runs it at once when the deadline has passed already. */
-export function onDeadline(log: RequestLog | undefined, answer: (error: AppError) => void): void {
+export function onDeadline(log: RequestState | undefined, answer: (error: AppError) => void): void {
   if (!log) return;
   log.onDeadline = answer;
   if (log.expired) answer(log.expired);
 }
 
 /** Lifts the deadline (a stream that may rightly stay open, such as Health.Watch). */
-export function clearDeadline(log: RequestLog | undefined): void {
+export function clearDeadline(log: RequestState | undefined): void {
   if (!log || log.deadline === undefined) return;
   clearTimeout(log.deadline);
   log.deadline = undefined;
@@ -162,7 +164,7 @@ export function endUnwantedBody(req: NodeServerRequest, res: NodeServerResponse)
  * deadline passes while the body is still being read.
  */
 export function bodyFailingAtDeadline(
-  log: RequestLog | undefined,
+  log: RequestState | undefined,
   body: AsyncIterable<Uint8Array>,
 ): AsyncIterable<Uint8Array> {
   if (!log) return body;
@@ -180,5 +182,21 @@ export function bodyFailingAtDeadline(
         return: (value?: unknown) => it.return?.(value) ?? Promise.resolve({ done: true as const, value: undefined }),
       };
     },
+  };
+}
+
+/**
+ * Bounds a plain-HTTP route by the server deadline: when it has not answered
+ * within `ms`, the caller gets REQUEST_TIMEOUT (408) if its body is still
+ * arriving, else DEADLINE_EXCEEDED (504). Work already started may still
+ * complete; its late answer is dropped.
+ */
+export function withDeadline(route: Route, ms: number): Route {
+  return (req, res, path, log) => {
+    if (!route(req, res, path, log)) return false;
+    armDeadline(req, res, log, { ms, bodyTimeout: true }, (error) =>
+      sendError(req, res, error, req.httpVersionMajor === 1 ? { connection: "close" } : undefined),
+    );
+    return true;
   };
 }

@@ -7,9 +7,9 @@
  */
 import { BlockList, isIP } from "node:net";
 import { AppError } from "../core/error-catalogue.js";
-import { sendError } from "./json-routes.js";
+import { sendError } from "./answer.js";
 import type { NodeServerRequest } from "./node-types.js";
-import type { Route } from "./request-listener.js";
+import type { Route } from "./route.js";
 import { answerRpcError } from "./rpc-answers.js";
 
 // An RPC path: "/<package>.<Service>/<Method>".

@@ -10,19 +10,29 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { parseTimeout } from "@connectrpc/connect/protocol-grpc";
 import { AppError } from "../core/error-catalogue.js";
-import type { InitiateService as Core } from "../core/initiate-service.js";
+import type { Initiator } from "../core/initiator.js";
 import { toConnectError } from "./connect-errors.js";
-import { LEAN_METHODS, type LeanCodec, leanDeadline, serveLeanUnary } from "./lean-unary.js";
-import type { Route } from "./request-listener.js";
-import { requestIdOf } from "./request-log.js";
-import { malformed } from "./rpc-adapter.js";
+import { type LeanCodec, leanUnaryRoute } from "./lean-unary.js";
+import { requestIdOf } from "./request-state.js";
+import type { Route } from "./route.js";
 import { answerTrailersOnly, grpcStatusHeaders } from "./rpc-answers.js";
+import { malformed } from "./rpc-body-guard.js";
 
 const PROTO = new Set(["application/grpc", "application/grpc+proto"]);
 const RESPONSE_TYPE = "application/grpc+proto";
 const HEADER_SIZE = 5;
 
 const grpcCodec: LeanCodec = {
+  takes(req) {
+    const type = req.headers["content-type"];
+    if (req.httpVersionMajor !== 2 || type === undefined || !PROTO.has(type)) return false;
+    const encoding = req.headers["grpc-encoding"];
+    return encoding === undefined || encoding === "identity";
+  },
+  callerTimeout(req) {
+    const header = req.headers["grpc-timeout"];
+    return parseTimeout(typeof header === "string" ? header : null, Number.MAX_SAFE_INTEGER);
+  },
   decode(body, method) {
     if (body.length === 0) throw new AppError("BODY_EMPTY", "The request has no message.");
     const notProtobuf = (detail: string) =>
@@ -55,23 +65,8 @@ const grpcCodec: LeanCodec = {
 
 /** The route: serves the hot case and returns true, or returns false for connect. */
 export function grpcUnaryRoute(
-  core: Core,
+  core: Initiator,
   options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
 ): Route {
-  return (req, res, path) => {
-    const method = LEAN_METHODS.get(path);
-    if (method === undefined || req.httpVersionMajor !== 2 || req.method !== "POST") return false;
-    const type = req.headers["content-type"];
-    if (type === undefined || !PROTO.has(type)) return false;
-    const encoding = req.headers["grpc-encoding"];
-    if (encoding !== undefined && encoding !== "identity") return false;
-    const header = req.headers["grpc-timeout"];
-    const deadline = leanDeadline(
-      parseTimeout(typeof header === "string" ? header : null, Number.MAX_SAFE_INTEGER),
-      options.requestTimeoutMs,
-    );
-    if (deadline === undefined) return false;
-    serveLeanUnary(core, grpcCodec, req, res, method, { maxBodyBytes: options.maxBodyBytes, deadline });
-    return true;
-  };
+  return leanUnaryRoute(core, grpcCodec, options);
 }

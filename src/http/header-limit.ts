@@ -4,8 +4,8 @@
  * header lists anyway; node:http's parser enforces the limit on HTTP/1.1.
  */
 import { AppError } from "../core/error-catalogue.js";
-import { sendError } from "./json-routes.js";
-import type { Route } from "./request-listener.js";
+import { sendError } from "./answer.js";
+import type { Route } from "./route.js";
 
 /** The header list's size as RFC 9113 6.5.2 counts it: name, value and 32 octets per field. */
 function headerListSize(headers: NodeJS.Dict<string | string[]>): number {

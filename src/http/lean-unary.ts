@@ -4,7 +4,7 @@
  * connect-node's per-call machinery (web-standard Headers, AbortSignals and
  * async iterables for every request) costs more than the work itself; see
  * bench/README.md. The skeleton does what both need: admission refusal,
- * deadline, body reading, the core call and the request log. Each protocol
+ * deadline, body reading, the core call and the request state. Each protocol
  * supplies how its body is decoded and how an answer or an error is written,
  * using connect's own protocol helpers so both paths answer alike.
  */
@@ -18,12 +18,13 @@ import {
 } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { type AppError, toAppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import type { InitiateService as Core, InitiateResult } from "../core/initiate-service.js";
-import { refusalOf } from "../ops/overload.js";
+import type { InitiateResult, Initiator } from "../core/initiator.js";
+import { refusalOf } from "./admission.js";
 import { armDeadline } from "./deadline.js";
-import { ClientGoneError, readBody } from "./json-routes.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { noteSuccess, requestLogOf } from "./request-log.js";
+import { ClientGoneError, readBody } from "./read-body.js";
+import { noteSuccess, requestStateOf } from "./request-state.js";
+import type { Route } from "./route.js";
 
 /** One InitiateService method as the lean routes serve it. */
 export interface LeanMethod {
@@ -33,7 +34,7 @@ export interface LeanMethod {
 }
 
 /** InitiateService's methods by request path. */
-export const LEAN_METHODS: ReadonlyMap<string, LeanMethod> = new Map([
+const LEAN_METHODS: ReadonlyMap<string, LeanMethod> = new Map([
   [
     `/${InitiateService.typeName}/${InitiateService.method.sale.name}`,
     { operation: "sale", input: SaleRequestSchema, output: SaleResponseSchema },
@@ -44,8 +45,12 @@ export const LEAN_METHODS: ReadonlyMap<string, LeanMethod> = new Map([
   ],
 ]);
 
-/** How one protocol reads a request and writes its answers. */
+/** How one protocol picks its requests, reads them and writes its answers. */
 export interface LeanCodec {
+  /** Whether a POST to a LEAN_METHODS path is this protocol's common case (else connect serves it). */
+  takes(req: NodeServerRequest): boolean;
+  /** The caller's timeout header as connect parses it. */
+  callerTimeout(req: NodeServerRequest): { timeoutMs?: number | undefined; error?: unknown };
   /** The message (or JSON-shaped body) for the core; throws AppError when malformed. */
   decode(body: Buffer, method: LeanMethod): unknown;
   answer(res: NodeServerResponse, method: LeanMethod, result: InitiateResult): void;
@@ -62,7 +67,7 @@ export interface LeanDeadline {
  * The deadline from a protocol's timeout header as connect parsed it, or
  * undefined when the header is malformed (connect then answers in its words).
  */
-export function leanDeadline(
+function leanDeadline(
   parsed: { timeoutMs?: number | undefined; error?: unknown },
   serverTimeoutMs: number,
 ): LeanDeadline | undefined {
@@ -71,16 +76,35 @@ export function leanDeadline(
   return { timeoutMs: callerDeadline ? (parsed.timeoutMs as number) : serverTimeoutMs, callerDeadline };
 }
 
+/**
+ * The route of one protocol: serves its common case and returns true, or
+ * returns false so connect serves the request.
+ */
+export function leanUnaryRoute(
+  core: Initiator,
+  codec: LeanCodec,
+  options: { readonly maxBodyBytes: number; readonly requestTimeoutMs: number },
+): Route {
+  return (req, res, path) => {
+    const method = LEAN_METHODS.get(path);
+    if (method === undefined || req.method !== "POST" || !codec.takes(req)) return false;
+    const deadline = leanDeadline(codec.callerTimeout(req), options.requestTimeoutMs);
+    if (deadline === undefined) return false;
+    serveLeanUnary(core, codec, req, res, method, { maxBodyBytes: options.maxBodyBytes, deadline });
+    return true;
+  };
+}
+
 /** Serves one call; never throws, always answers (unless the caller left). */
-export function serveLeanUnary(
-  core: Core,
+function serveLeanUnary(
+  core: Initiator,
   codec: LeanCodec,
   req: NodeServerRequest,
   res: NodeServerResponse,
   method: LeanMethod,
   limits: { readonly maxBodyBytes: number; readonly deadline: LeanDeadline },
 ): void {
-  const log = requestLogOf(req);
+  const log = requestStateOf(req);
   if (log) log.operation = method.operation;
   const fail = (error: AppError) => {
     if (res.headersSent || res.writableEnded) return;

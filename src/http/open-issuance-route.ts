@@ -6,9 +6,10 @@
  * unless `auth.openIssuance: true`; production issues tokens over AuthService.
  */
 import { type AccessTokens, serialNumberFromIssueBody } from "../core/access-tokens.js";
-import { readJsonPost, sendJson, sendJsonPathError } from "./json-routes.js";
+import { sendJson, sendJsonPathError } from "./answer.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import type { Route } from "./request-listener.js";
+import { readJsonPost } from "./read-body.js";
+import type { Route } from "./route.js";
 
 /** The path of open issuance. */
 export const OPEN_ISSUANCE_PATH = "/auth/access-token";

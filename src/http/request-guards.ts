@@ -10,9 +10,9 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { AppError } from "../core/error-catalogue.js";
-import { sendError } from "./json-routes.js";
+import { sendError } from "./answer.js";
 import type { NodeHandler } from "./node-types.js";
-import type { Route } from "./request-listener.js";
+import type { Route } from "./route.js";
 
 const CONTINUE = /^100-continue$/i;
 

@@ -6,36 +6,23 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import { AppError } from "../core/error-catalogue.js";
+import { sendError } from "./answer.js";
 import { endUnwantedBody } from "./deadline.js";
-import { sendError } from "./json-routes.js";
 import type { NodeHandler, NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { attachRequestLog, detectProtocol, type RequestLog } from "./request-log.js";
+import { attachRequestState, detectProtocol, type RequestState } from "./request-state.js";
+import { pathOf, type Route } from "./route.js";
 
 // A caller's own request id is kept when it is short and plain, so ids can be
 // followed across services; anything else is replaced, never echoed.
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/**
- * A route: serves the request and returns true, or returns false to pass.
- * Whatever answers puts `x-request-id: requestIdOf(res)` in its headers.
- * `log` is the request's record (see request-log.ts), for routes that note
- * something about the request or hold a resource until it ends.
- */
-export type Route = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestLog) => boolean;
-
-function pathOf(url: string | undefined): string {
-  const raw = url ?? "/";
-  const q = raw.indexOf("?");
-  return q === -1 ? raw : raw.slice(0, q);
-}
-
 /** The fields of a request's log line, also handed to the listener's `onEnd` (metrics, admission). */
 export interface RequestLine {
   readonly requestId: string;
-  readonly protocol: RequestLog["protocol"];
+  readonly protocol: RequestState["protocol"];
   readonly path: string;
   readonly status: number;
-  readonly operation: RequestLog["operation"];
+  readonly operation: RequestState["operation"];
   readonly outcome: "ok" | "error" | "aborted";
   readonly cause: string | undefined;
   readonly code: string | undefined;
@@ -46,8 +33,8 @@ function writeLogLine(
   logger: Logger,
   req: NodeServerRequest,
   res: NodeServerResponse,
-  log: RequestLog,
-  onEnd: ((line: RequestLine, log: RequestLog) => void) | undefined,
+  log: RequestState,
+  onEnd: ((line: RequestLine, log: RequestState) => void) | undefined,
 ): void {
   if (log.deadline) clearTimeout(log.deadline);
   const ms = Number(process.hrtime.bigint() - log.startedAt) / 1e6;
@@ -80,8 +67,11 @@ function writeLogLine(
   onEnd?.(line as RequestLine, log);
 }
 
+/** The last route: serves whatever no route before it took. */
+export type LastRoute = (req: NodeServerRequest, res: NodeServerResponse, path: string, log: RequestState) => void;
+
 /**
- * Builds the listener from routes tried in order; no match answers 404.
+ * Builds the listener from routes tried in order, then `last`.
  * `onEnd` runs once per request when it ends (answered or abandoned); it is
  * the one place per-request resources are released, so a request costs one
  * "close" listener, not one per stage.
@@ -89,18 +79,19 @@ function writeLogLine(
 export function createRequestListener(
   logger: Logger,
   routes: readonly Route[],
-  onEnd?: (line: RequestLine, log: RequestLog) => void,
+  last: LastRoute,
+  onEnd?: (line: RequestLine, log: RequestState) => void,
 ): NodeHandler {
   return (req, res) => {
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     const path = pathOf(req.url);
-    const log: RequestLog = {
+    const log: RequestState = {
       requestId,
       protocol: detectProtocol(path, req.headers["content-type"]),
       startedAt: process.hrtime.bigint(),
     };
-    attachRequestLog(req, log);
+    attachRequestState(req, log);
     // Routes put x-request-id in the headers they answer with (requestIdOf).
     res.once("close", () => writeLogLine(logger, req, res, log, onEnd));
     // An answer written while the body still arrives (a refusal, a body too
@@ -110,7 +101,7 @@ export function createRequestListener(
     ("stream" in res ? res.stream : res).once("finish", () => endUnwantedBody(req, res));
     try {
       for (const route of routes) if (route(req, res, path, log)) return;
-      sendError(req, res, new AppError("ROUTE_NOT_FOUND", `No operation is served at ${req.method} ${path}.`));
+      last(req, res, path, log);
     } catch (e) {
       // Routes answer their own errors; this is the last guard against a crash.
       logger.error({ requestId, err: e }, "route threw");

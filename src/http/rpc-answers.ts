@@ -13,7 +13,7 @@ import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import type { AppError } from "../core/error-catalogue.js";
 import { toConnectError } from "./connect-errors.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { requestIdOf, requestLogOf } from "./request-log.js";
+import { requestIdOf, requestStateOf } from "./request-state.js";
 
 /** The RPC protocol a caller speaks, told by its content type. */
 export type RpcProtocol = "grpc" | "grpc-web" | "connect";
@@ -71,7 +71,7 @@ export function answerRpcError(
   error: AppError,
   options: { readonly httpStatus: number; readonly extra?: OutgoingHttpHeaders },
 ): void {
-  const log = requestLogOf(req);
+  const log = requestStateOf(req);
   if (log) log.error = error;
   const connectError = toConnectError(error);
   const protocol = rpcProtocolOf(req.headers["content-type"]);

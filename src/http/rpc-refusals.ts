@@ -18,7 +18,7 @@ import { compressionNegotiate } from "@connectrpc/connect/protocol";
 import { parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout } from "@connectrpc/connect/protocol-grpc";
 import { AppError } from "../core/error-catalogue.js";
-import { sendError } from "./json-routes.js";
+import { sendError } from "./answer.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { answerRpcError, rpcProtocolOf } from "./rpc-answers.js";
 

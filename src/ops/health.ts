@@ -81,8 +81,6 @@ function sleep(ms: number, signals: readonly AbortSignal[]): Promise<void> {
 /** Options of the Health service. */
 export interface HealthOptions {
   readonly state: ServingState;
-  /** The router whose services are known by name (read at call time). */
-  readonly router: ConnectRouter;
   /** How often Watch re-checks readiness. */
   readonly watchIntervalMs?: number;
 }
@@ -95,11 +93,10 @@ export interface HealthOptions {
 export function registerHealth(router: ConnectRouter, options: HealthOptions): void {
   const { state } = options;
   const interval = options.watchIntervalMs ?? 1000;
-  const known = (service: string) =>
-    service === "" || options.router.handlers.some((h) => h.service.typeName === service);
+  const known = (service: string) => service === "" || router.handlers.some((h) => h.service.typeName === service);
   const statusNow = async (): Promise<Status> =>
     (await state.readiness()).ready ? Status.SERVING : Status.NOT_SERVING;
-  const serviceNames = () => [...new Set(options.router.handlers.map((h) => h.service.typeName))].sort();
+  const serviceNames = () => [...new Set(router.handlers.map((h) => h.service.typeName))].sort();
 
   router.service(Health, {
     async check(req: HealthCheckRequest): Promise<HealthCheckResponse> {

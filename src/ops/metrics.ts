@@ -38,8 +38,6 @@ export interface Metrics {
    */
   readInFlightFrom(read: () => number): void;
   observeRequest(o: RequestObservation): void;
-  /** Counts one issued access token. */
-  countTokenIssued(): void;
   /** Wraps an access-token issuer so each token it issues is counted. */
   countingIssuance<T extends { issue(...args: never[]): Promise<unknown> }>(tokens: T): T;
   /**
@@ -157,7 +155,6 @@ export function createMetrics(): Metrics {
       tally.pending++;
       duration.record(tally.duration, o.seconds);
     },
-    countTokenIssued: () => tokensIssued.inc(),
     countingIssuance(tokens) {
       const issue = tokens.issue.bind(tokens) as (...args: never[]) => Promise<unknown>;
       return Object.assign(Object.create(tokens) as typeof tokens, {

@@ -59,7 +59,7 @@ export interface FilterRules {
 }
 
 /** No rules at all: what a configuration without `filters:` gives. */
-export const NO_FILTER_SETTINGS: FilterSettings = {
+const NO_FILTER_SETTINGS: FilterSettings = {
   amounts: {},
   blockedDevices: { serialNumbers: [], imeis: [] },
   ipAddresses: { block: [], allow: [], required: false },

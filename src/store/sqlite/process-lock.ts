@@ -34,7 +34,7 @@ export interface ProcessLock {
 }
 
 /** The companion file that carries the lock. */
-export function lockPath(dbPath: string): string {
+function lockPath(dbPath: string): string {
   return `${dbPath}.lock`;
 }
 

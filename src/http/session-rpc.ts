@@ -46,34 +46,32 @@ function toMessage(s: SessionView): Session {
   });
 }
 
-/** Registers SessionService on a Connect router. */
-export function sessionRoutes(
+/** Registers SessionService on a Connect router, behind the API keys. */
+export function registerSessionService(
+  router: ConnectRouter,
   queries: SessionQueries,
-  options: { readonly apiKeys: readonly string[] },
-): (router: ConnectRouter) => void {
-  const guarded = apiKeyGuard(options.apiKeys);
-
-  return (router) => {
-    router.service(SessionService, {
-      getSession: (req, ctx) =>
-        guarded(ctx, async () =>
-          create(GetSessionResponseSchema, { session: toMessage(await queries.get(req.invoiceId)) }),
-        ),
-      listSessions: (req, ctx) =>
-        guarded(ctx, async () => {
-          const page = await queries.list({
-            serialNumber: req.serialNumber,
-            state: FILTER_STATES.get(req.state),
-            createdFrom: req.createdFrom && timestampDate(req.createdFrom),
-            createdBefore: req.createdBefore && timestampDate(req.createdBefore),
-            pageSize: req.pageSize,
-            pageToken: req.pageToken,
-          });
-          return create(ListSessionsResponseSchema, {
-            sessions: page.sessions.map(toMessage),
-            nextPageToken: page.nextPageToken,
-          });
-        }),
-    });
-  };
+  apiKeys: readonly string[],
+): void {
+  const guarded = apiKeyGuard(apiKeys);
+  router.service(SessionService, {
+    getSession: (req, ctx) =>
+      guarded(ctx, async () =>
+        create(GetSessionResponseSchema, { session: toMessage(await queries.get(req.invoiceId)) }),
+      ),
+    listSessions: (req, ctx) =>
+      guarded(ctx, async () => {
+        const page = await queries.list({
+          serialNumber: req.serialNumber,
+          state: FILTER_STATES.get(req.state),
+          createdFrom: req.createdFrom && timestampDate(req.createdFrom),
+          createdBefore: req.createdBefore && timestampDate(req.createdBefore),
+          pageSize: req.pageSize,
+          pageToken: req.pageToken,
+        });
+        return create(ListSessionsResponseSchema, {
+          sessions: page.sessions.map(toMessage),
+          nextPageToken: page.nextPageToken,
+        });
+      }),
+  });
 }

@@ -6,8 +6,9 @@
  */
 import type { CheckService } from "../core/check-service.js";
 import type { Operation } from "../core/initiate-request.js";
-import { readJsonPost, sendJson, sendJsonPathError } from "./json-routes.js";
-import type { Route } from "./request-listener.js";
+import { sendJson, sendJsonPathError } from "./answer.js";
+import { readJsonPost } from "./read-body.js";
+import type { Route } from "./route.js";
 
 const CHECK_PATH = /^\/(sale|verification)\/([^/]+)\/check$/;
 
@@ -26,7 +27,7 @@ export function matchCheckPath(path: string): { operation: Operation; invoiceId:
 }
 
 /** The route for both check paths. */
-export function checkRoutes(checks: CheckService, options: { readonly maxBodyBytes: number }): Route {
+export function checkJsonRoute(checks: CheckService, options: { readonly maxBodyBytes: number }): Route {
   return (req, res, path, log) => {
     const match = matchCheckPath(path);
     if (match === undefined) return false;

@@ -1,18 +1,19 @@
 /**
- * Per-request facts gathered while a request is served and written as one log
- * line when it ends. Adapters fill in what they learn (operation, outcome,
+ * The per-request record: what the request holds while it is served
+ * (admission's place or refusal, its deadline) and the facts its one log line
+ * says when it ends. Routes fill in what they learn (operation, outcome,
  * endpoint, invoice); nothing secret is ever put here.
  */
 import { createContextKey } from "@connectrpc/connect";
 import type { AppError } from "../core/error-catalogue.js";
-import type { InitiateResult } from "../core/initiate-service.js";
+import type { InitiateResult } from "../core/initiator.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 
 /** How the request reached us. */
 export type Protocol = "json" | "connect" | "grpc" | "grpc-web" | "http";
 
-/** What one log line says about one request. */
-export interface RequestLog {
+/** One request's state, and what its log line says. */
+export interface RequestState {
   readonly requestId: string;
   readonly protocol: Protocol;
   readonly startedAt: bigint;
@@ -37,17 +38,17 @@ export interface RequestLog {
 // The record rides on the request object under a private symbol. A WeakMap
 // would do the same, but every request would add an entry the garbage
 // collector has to process as an ephemeron.
-const kLog = Symbol("request log");
-type WithLog = NodeServerRequest & { [kLog]?: RequestLog };
+const kState = Symbol("request state");
+type WithState = NodeServerRequest & { [kState]?: RequestState };
 
-/** Attaches the log record to a request, so later stages find it. */
-export function attachRequestLog(req: NodeServerRequest, log: RequestLog): void {
-  (req as WithLog)[kLog] = log;
+/** Attaches the record to a request, so later stages find it. */
+export function attachRequestState(req: NodeServerRequest, log: RequestState): void {
+  (req as WithState)[kState] = log;
 }
 
-/** The log record of a request (always set by the request listener). */
-export function requestLogOf(req: NodeServerRequest): RequestLog | undefined {
-  return (req as WithLog)[kLog];
+/** The record of a request (always set by the request listener). */
+export function requestStateOf(req: NodeServerRequest): RequestState | undefined {
+  return (req as WithState)[kState];
 }
 
 /**
@@ -59,14 +60,14 @@ export function requestLogOf(req: NodeServerRequest): RequestLog | undefined {
  */
 export function requestIdOf(res: NodeServerResponse): string {
   // The listener gives every request a record; "-" only for a response it did not route.
-  return requestLogOf(res.req)?.requestId ?? "-";
+  return requestStateOf(res.req)?.requestId ?? "-";
 }
 
 /** Carries the record into Connect handlers through context values. */
-export const kRequestLog = createContextKey<RequestLog | undefined>(undefined, { description: "request log" });
+export const kRequestState = createContextKey<RequestState | undefined>(undefined, { description: "request state" });
 
 /** Records a successful initiate. */
-export function noteSuccess(log: RequestLog | undefined, result: InitiateResult): void {
+export function noteSuccess(log: RequestState | undefined, result: InitiateResult): void {
   if (!log) return;
   log.endpointId = result.endpointId;
   log.invoiceId = result.invoiceId;

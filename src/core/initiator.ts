@@ -27,8 +27,8 @@ export interface InitiateResult {
  */
 export type AccessTokenCheck = (request: HashedInitiateRequest) => Promise<void> | void;
 
-/** What the service needs; all of it is built once at start. */
-export interface InitiateServiceDeps {
+/** What the initiator needs; all of it is built once at start. */
+export interface InitiatorDeps {
   readonly endpoints: EndpointDirectory;
   readonly store: SessionStore;
   /**
@@ -47,7 +47,7 @@ export interface InitiateServiceDeps {
 }
 
 /** Starts sessions. */
-export interface InitiateService {
+export interface Initiator {
   /**
    * Runs the whole flow for a JSON-shaped body. Resolves with the answer
    * after the session is committed; rejects with AppError only.
@@ -61,10 +61,10 @@ export function hashAccessToken(token: string): string {
   return hash("sha256", token, "hex");
 }
 
-/** Builds the service from its dependencies. */
-export function createInitiateService(deps: InitiateServiceDeps): InitiateService {
+/** Builds the initiator from its dependencies. */
+export function createInitiator(deps: InitiatorDeps): Initiator {
   if (typeof deps.checkAccessToken !== "function") {
-    throw new TypeError("createInitiateService: checkAccessToken is required (the access-token check)");
+    throw new TypeError("createInitiator: checkAccessToken is required (the access-token check)");
   }
   const now = deps.now ?? (() => new Date());
 

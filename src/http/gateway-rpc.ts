@@ -12,15 +12,13 @@ import {
 } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import type { CheckResult, CheckService } from "../core/check-service.js";
 import type { Operation } from "../core/initiate-request.js";
-import { anyToConnectError } from "./connect-errors.js";
-import { kRequestLog } from "./request-log.js";
+import { runRpc } from "./run-rpc.js";
 
 /** Registers GatewayService on a Connect router. */
-export function gatewayRoutes(checks: CheckService): (router: ConnectRouter) => void {
-  async function call(operation: Operation, message: unknown, ctx: HandlerContext): Promise<CheckResult> {
-    const log = ctx.values.get(kRequestLog);
-    if (log) log.operation = operation === "sale" ? "check-sale" : "check-verification";
-    try {
+export function registerGatewayService(router: ConnectRouter, checks: CheckService): void {
+  const call = (operation: Operation, message: unknown, ctx: HandlerContext): Promise<CheckResult> =>
+    runRpc(ctx, async (log) => {
+      if (log) log.operation = operation === "sale" ? "check-sale" : "check-verification";
       // The message has the documented JSON field names, invoiceId included.
       const result = await checks.check(operation, message);
       if (log) {
@@ -28,17 +26,10 @@ export function gatewayRoutes(checks: CheckService): (router: ConnectRouter) => 
         log.invoiceId = result.invoiceId;
       }
       return result;
-    } catch (e) {
-      const { connectError, appError } = anyToConnectError(e);
-      if (log) log.error = appError;
-      throw connectError;
-    }
-  }
-  return (router) => {
-    router.service(GatewayService, {
-      checkSale: async (req, ctx) => create(CheckSaleResponseSchema, await call("sale", req, ctx)),
-      checkVerification: async (req, ctx) =>
-        create(CheckVerificationResponseSchema, await call("verification", req, ctx)),
     });
-  };
+  router.service(GatewayService, {
+    checkSale: async (req, ctx) => create(CheckSaleResponseSchema, await call("sale", req, ctx)),
+    checkVerification: async (req, ctx) =>
+      create(CheckVerificationResponseSchema, await call("verification", req, ctx)),
+  });
 }

@@ -5,12 +5,12 @@
  * `GET /metrics` (Prometheus text).
  */
 import { AppError } from "../core/error-catalogue.js";
-import { sendError, sendJson } from "../http/json-routes.js";
-import type { NodeServerRequest, NodeServerResponse } from "../http/node-types.js";
-import type { Route } from "../http/request-listener.js";
-import { requestIdOf } from "../http/request-log.js";
-import type { ServingState } from "./health.js";
-import type { Metrics } from "./metrics.js";
+import type { ServingState } from "../ops/health.js";
+import type { Metrics } from "../ops/metrics.js";
+import { sendError, sendJson } from "./answer.js";
+import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
+import { requestIdOf } from "./request-state.js";
+import type { Route } from "./route.js";
 
 /** The paths served here, exempt from admission (probes must answer under load). */
 export const OPS_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/metrics"]);

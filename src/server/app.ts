@@ -1,0 +1,56 @@
+/**
+ * The application behind every protocol: the store, the core services and
+ * the instruments, built once from the configuration. Nothing here knows of
+ * HTTP; the route table (route-table.ts) puts it on the wire.
+ */
+import type { Logger } from "pino";
+import type { Config } from "../config/load-config.js";
+import { type AccessTokens, createAccessTokens } from "../core/access-tokens.js";
+import { type CheckService, createCheckService } from "../core/check-service.js";
+import { createEndpointDirectory } from "../core/endpoints.js";
+import { createRequestFilter } from "../core/filters/evaluate.js";
+import { buildFilterRules } from "../core/filters/rules.js";
+import { createInitiator, type Initiator } from "../core/initiator.js";
+import { createSessionQueries, type SessionQueries } from "../core/session-queries.js";
+import { createServingState, type ServingState } from "../ops/health.js";
+import { createMetrics, type Metrics } from "../ops/metrics.js";
+import { type AppStore, openStore } from "../store/open-store.js";
+
+/** The parts of a server that the routes serve. */
+export interface App {
+  readonly metrics: Metrics;
+  readonly store: AppStore;
+  /** Ready or draining: the probes, Health and admission read it. */
+  readonly state: ServingState;
+  readonly tokens: AccessTokens;
+  readonly core: Initiator;
+  readonly checks: CheckService;
+  readonly sessionQueries: SessionQueries;
+}
+
+/** Builds the store, the core and the instruments; opens nothing yet (the store opens on listen). */
+export function createApp(config: Config, logger: Logger): App {
+  const metrics = createMetrics();
+  // Every store call is timed in cp_store_duration_seconds.
+  const store = metrics.instrumentStore(openStore(config.store, logger));
+  // The merchant's risk rules, built once; velocity counts go through the store.
+  const filters = createRequestFilter(buildFilterRules(config.filters), { velocityStore: store });
+  const tokens = metrics.countingIssuance(
+    createAccessTokens({ store, defaultLifetimeSeconds: config.auth.tokenLifetimeSeconds }),
+  );
+  const endpoints = createEndpointDirectory(config.endpoints);
+  return {
+    metrics,
+    store,
+    state: createServingState(store),
+    tokens,
+    core: createInitiator({ endpoints, store, filters, checkAccessToken: tokens.check }),
+    checks: createCheckService({
+      endpoints,
+      sessions: store,
+      tokens: store,
+      checkWindowMs: config.gateway.checkWindowMs,
+    }),
+    sessionQueries: createSessionQueries(store),
+  };
+}

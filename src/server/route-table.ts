@@ -1,0 +1,62 @@
+/**
+ * The routes every request is tried against, in order: guards (request
+ * shape, header size, gateway peers), admission, the operator's endpoints,
+ * the JSON paths, the fast gRPC/Connect routes, and last connect-node.
+ */
+import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
+import type { Config } from "../config/load-config.js";
+import type { Admission } from "../http/admission.js";
+import { checkJsonRoute, matchCheckPath } from "../http/check-json-route.js";
+import { connectUnaryRoute } from "../http/connect-unary-route.js";
+import { armDeadline, withDeadline } from "../http/deadline.js";
+import { createPeerCheck, gatewayPeerRoute } from "../http/gateway-peers.js";
+import { grpcUnaryRoute } from "../http/grpc-unary-route.js";
+import { headerListLimit } from "../http/header-limit.js";
+import { initiateJsonRoute } from "../http/initiate-json-route.js";
+import { openIssuanceRoute } from "../http/open-issuance-route.js";
+import { opsRoutes } from "../http/ops-routes.js";
+import { requestGuardRoute } from "../http/request-guards.js";
+import type { LastRoute } from "../http/request-listener.js";
+import { requestIdOf } from "../http/request-state.js";
+import type { Route } from "../http/route.js";
+import type { App } from "./app.js";
+import type { RpcServices } from "./rpc-services.js";
+
+/** What the table routes to besides the app. */
+export interface RouteTableParts {
+  readonly rpc: RpcServices;
+  readonly admission: Admission;
+  /** false: no fast routes, connect-node serves every RPC (the parity test's seam). */
+  readonly fastRoutes: boolean;
+}
+
+/** The routes in the order they are tried, and the last: connect-node, which serves or refuses the rest. */
+export function routeTable(app: App, config: Config, parts: RouteTableParts): { routes: Route[]; last: LastRoute } {
+  const deadlineMs = config.limits.requestTimeoutMs;
+  const body = { maxBodyBytes: config.limits.maxBodyBytes };
+  const lean = { ...body, requestTimeoutMs: deadlineMs };
+  const routes = [
+    requestGuardRoute,
+    headerListLimit(config.limits.maxHeaderBytes),
+    gatewayPeerRoute(
+      createPeerCheck(config.gateway.allowFrom, config.gateway.trustedProxies),
+      (path) => matchCheckPath(path) !== undefined || path.startsWith(`/${GatewayService.typeName}/`),
+    ),
+    parts.admission.route,
+    opsRoutes(app.state, app.metrics),
+    withDeadline(initiateJsonRoute(app.core, body), deadlineMs),
+    withDeadline(checkJsonRoute(app.checks, body), deadlineMs),
+    ...(config.auth.openIssuance ? [withDeadline(openIssuanceRoute(app.tokens, body), deadlineMs)] : []),
+    // The hot gRPC and Connect cases; anything they do not take goes on to connect.
+    ...(parts.fastRoutes ? [grpcUnaryRoute(app.core, lean), connectUnaryRoute(app.core, lean)] : []),
+  ];
+  const last: LastRoute = (req, res, _path, log) => {
+    // connect writes its own headers; this one goes in first.
+    res.setHeader("x-request-id", requestIdOf(res));
+    // Answered at expiry by the body or the interceptor, in connect's words.
+    armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
+    // An unknown path gets the JSON 404, an unknown RPC UNIMPLEMENTED (rpc-services.ts).
+    parts.rpc.handler(req, res);
+  };
+  return { routes, last };
+}
