@@ -7,6 +7,7 @@
  */
 import { BlockList, isIP } from "node:net";
 import { AppError } from "../core/error-catalogue.js";
+import { matchCheckPath } from "./check-routes.js";
 import { sendError } from "./json-routes.js";
 import type { NodeServerRequest } from "./node-types.js";
 import type { Route } from "./request-listener.js";
@@ -73,7 +74,11 @@ export function gatewayPeerRoute(allowed: PeerCheck, isGatewayPath: (path: strin
       logDetail: `peer ${req.socket?.remoteAddress ?? "unknown"} is outside gateway.allowFrom`,
     });
     if (RPC_PATH.test(path)) answerRpcError(req, res, error, { httpStatus: error.spec.httpStatus });
-    else sendError(req, res, error);
+    else {
+      // A check's fail body carries the path's invoiceId, this refusal's too (gateway.md).
+      const check = matchCheckPath(path);
+      sendError(req, res, error, undefined, check && { invoiceId: check.invoiceId });
+    }
     return true;
   };
 }
