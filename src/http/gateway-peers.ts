@@ -8,6 +8,7 @@
 import { BlockList, isIP } from "node:net";
 import { AppError } from "../core/error-catalogue.js";
 import { sendError } from "./answer.js";
+import { matchCheckPath } from "./check-json-route.js";
 import type { NodeServerRequest } from "./node-types.js";
 import type { Route } from "./route.js";
 import { answerRpcError } from "./rpc-answers.js";
@@ -73,7 +74,11 @@ export function gatewayPeerRoute(allowed: PeerCheck, isGatewayPath: (path: strin
       logDetail: `peer ${req.socket?.remoteAddress ?? "unknown"} is outside gateway.allowFrom`,
     });
     if (RPC_PATH.test(path)) answerRpcError(req, res, error, { httpStatus: error.spec.httpStatus });
-    else sendError(req, res, error);
+    else {
+      // A check's fail body carries the path's invoiceId, this refusal's too (gateway.md).
+      const check = matchCheckPath(path);
+      sendError(req, res, error, undefined, check && { invoiceId: check.invoiceId });
+    }
     return true;
   };
 }

@@ -30,9 +30,11 @@ import {
   type UniversalHandler,
   type UniversalServerRequest,
 } from "@connectrpc/connect/protocol";
+import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { AppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
+import { checkCheckJson } from "./check-json.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
@@ -46,6 +48,12 @@ const GRPC = /^application\/grpc(?:-web)?(?:\+(?:(json)(?:; ?charset=utf-?8)?|pr
 export const RPC_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
   [InitiateService.method.sale, "sale"],
   [InitiateService.method.verification, "verification"],
+]);
+
+// GatewayService's checks, whose JSON bodies are refused with the JSON check paths' codes.
+const CHECK_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
+  [GatewayService.method.checkSale, "sale"],
+  [GatewayService.method.checkVerification, "verification"],
 ]);
 
 /**
@@ -153,6 +161,8 @@ async function checkBody(
 function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => void {
   const operation = RPC_OPERATIONS.get(method);
   if (operation !== undefined) return (input, raw) => decodeInitiateJson(operation, input, raw);
+  const check = CHECK_OPERATIONS.get(method);
+  if (check !== undefined) return (input, raw) => checkCheckJson(check, input, raw);
   return (input, raw) => {
     try {
       fromJson(input, raw as JsonValue);

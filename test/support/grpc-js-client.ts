@@ -140,3 +140,35 @@ export function grpcJsClients(port: number, options: grpc.ChannelOptions = {}) {
     },
   };
 }
+
+const GATEWAY_PROTO_FILES = ["toptechpay/gateway/v1/gateway.proto", "toptechpay/session/v1/session.proto"];
+
+/**
+ * Stock grpc-js clients of GatewayService and SessionService at
+ * `127.0.0.1:port` (enums as their names, int64 as strings), and the same
+ * `call` as grpcJsClients.
+ */
+export function grpcJsGatewayClients(port: number, options: grpc.ChannelOptions = {}) {
+  const definition = protoLoader.loadSync(GATEWAY_PROTO_FILES, {
+    includeDirs: ["proto"],
+    longs: String,
+    enums: String,
+    defaults: false,
+  });
+  const pkg = grpc.loadPackageDefinition(definition) as Loaded;
+  const address = `127.0.0.1:${port}`;
+  const credentials = grpc.credentials.createInsecure();
+  const gateway = new pkg.toptechpay.gateway.v1.GatewayService(address, credentials, options) as grpc.Client;
+  const sessions = new pkg.toptechpay.session.v1.SessionService(address, credentials, options) as grpc.Client;
+  const { call, close } = grpcJsClients(port, options);
+  return {
+    gateway,
+    sessions,
+    call,
+    close() {
+      gateway.close();
+      sessions.close();
+      close();
+    },
+  };
+}
