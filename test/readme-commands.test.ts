@@ -46,9 +46,9 @@ afterAll(async () => {
 });
 
 describe("README commands", () => {
-  it('"Try it" runs as written: JSON paths, buf curl on three protocols, a gzip body, the signature checked by hand', async () => {
+  it('"Try it" runs as written: JSON paths, buf curl on three protocols, a gzip body, the signature checked by hand, a check', async () => {
     const blocks = shellBlocks("## Try it", "<!-- /section:usage -->");
-    expect(blocks.length).toBe(4);
+    expect(blocks.length).toBe(5);
     const host = new URL(server.url).host;
     const script = `set -euo pipefail\n${blocks.join("\n").replaceAll("127.0.0.1:8080", host)}`;
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
@@ -60,12 +60,16 @@ describe("README commands", () => {
       );
     });
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-    // Sale and verification on the JSON paths, three Sales over buf curl, then a gzip verification.
-    expect(stdout.match(/"invoiceId": ?"[0-9a-f-]{36}"/g)?.length).toBe(6);
-    // The last two lines: the HMAC computed with openssl, and the answer's signature.
-    const [computed, answered] = stdout.trim().split("\n").slice(-2);
+    // Sale and verification on the JSON paths, three Sales over buf curl, a gzip verification, the check.
+    expect(stdout.match(/"invoiceId": ?"[0-9a-f-]{36}"/g)?.length).toBe(7);
+    const lines = stdout.trim().split("\n");
+    // The signature block: the HMAC computed with openssl, then the answer's signature.
+    const [computed, answered] = lines.slice(-4, -2);
     expect(computed).toMatch(/^[0-9A-F]{40}$/);
     expect(computed).toBe(answered);
+    // The check block: TopTechPay's answer, then its checkSignature computed with openssl.
+    const [check, checkComputed] = lines.slice(-2);
+    expect(JSON.parse(check as string).session.checkSignature).toBe(checkComputed);
   }, 90_000);
 
   it("calls buf through npx everywhere", () => {
