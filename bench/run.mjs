@@ -16,6 +16,7 @@ import * as os from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { checkCheck, checkRequests, createCheckPool } from "./lib/checks.mjs";
 import { runAutocannon, runH2load } from "./lib/load.mjs";
 import { startTarget } from "./lib/processes.mjs";
 import { summarizeProfile } from "./lib/profile.mjs";
@@ -94,6 +95,8 @@ async function measure(target, round) {
       const headers = { "content-type": "application/grpc", te: "trailers" };
       drive = (seconds, logFile) =>
         runH2load({ url: started.url + GRPC_PATH, bodyFile, headers, connections, duration: seconds, logFile });
+    } else if (target.load === "check") {
+      drive = await prepareChecks(started.url, token);
     } else {
       const url = started.url + target.path;
       const headers = { "content-type": "application/json", ...target.headers };
@@ -110,6 +113,49 @@ async function measure(target, round) {
     if (status.code !== 0 && status.signal !== "SIGTERM")
       log(`  (target ${target.id} exited ${status.code ?? status.signal})`);
   }
+}
+
+// Sessions initiated before any check is measured, to find the initiate rate.
+const FIRST_FILL = 2000;
+
+/**
+ * The check target: initiates sessions through the server, runs the sanity
+ * check, and returns a driver that, before each run, tops the pool up to
+ * more than the run should need (the faster of the initiate rate and the
+ * checks' own rate in the run before, times the run's seconds, times four
+ * before any check was measured and two after), then loads the server with
+ * one check per unchecked session.
+ */
+async function prepareChecks(baseUrl, token) {
+  const pool = createCheckPool(baseUrl, token, connections);
+  let expectedRate = await pool.fill(FIRST_FILL);
+  let checksMeasured = false;
+  const spent = await checkCheck(baseUrl, pool);
+  return async (seconds) => {
+    const filling = Date.now();
+    // The first run knows only the initiate rate, measured over a short fill
+    // that autocannon's start slows down: four times that, then twice the checks' rate.
+    const need = Math.ceil(expectedRate * seconds * (checksMeasured ? 2 : 4)) + connections;
+    await pool.fill(need - pool.size);
+    log(`  (check pool: ${pool.size} initiated sessions ready, filled in ${Date.now() - filling} ms)`);
+    const exhaustedBefore = pool.exhausted;
+    const figures = await runAutocannon({
+      url: baseUrl,
+      headers: { "content-type": "application/json" },
+      requests: checkRequests(pool, spent),
+      connections,
+      duration: seconds,
+    });
+    figures.errors.poolExhausted = pool.exhausted - exhaustedBefore;
+    if (figures.errors.poolExhausted > 0) {
+      log(`  (check pool ran dry: ${figures.errors.poolExhausted} requests were refused second tokens instead)`);
+    }
+    // Every request sent, refused ones included: the rate the next run must be stocked for.
+    const sent = (figures.ok + figures.errors.non2xx) / figures.durationS;
+    expectedRate = Math.max(expectedRate, sent);
+    checksMeasured = true;
+    return figures;
+  };
 }
 
 function machine() {
@@ -163,7 +209,13 @@ for (let round = 1; round <= rounds; round++) {
 }
 let broken = 0;
 for (const target of selected) {
-  const row = { id: target.id, name: target.name, short: target.short, protocol: target.protocol };
+  const row = {
+    id: target.id,
+    name: target.name,
+    short: target.short,
+    protocol: target.protocol,
+    ours: Boolean(target.ours),
+  };
   if (failures.has(target.id)) {
     broken++;
     row.failure = failures.get(target.id);

@@ -8,15 +8,18 @@ import { readFileSync, rmSync } from "node:fs";
 import autocannon from "autocannon";
 
 /**
- * Runs autocannon against one URL with a fixed body. Resolves with the
- * figures of the run (only 2xx answers count as served requests).
+ * Runs autocannon against one URL with a fixed body, or with `requests`
+ * (autocannon's request list, e.g. one whose setupRequest varies path and body
+ * per request). Resolves with the figures of the run (only 2xx answers count
+ * as served requests).
  */
-export async function runAutocannon({ url, headers, body, connections, duration }) {
+export async function runAutocannon({ url, headers, body, requests, connections, duration }) {
   const result = await autocannon({
     url,
     method: "POST",
     headers,
     body,
+    requests,
     connections,
     duration,
     pipelining: 1,

@@ -28,7 +28,7 @@ export function medianRound(runs) {
   const all = runs.map((r) => r.requestsPerSecond);
   const spread = (Math.max(...all) - Math.min(...all)) / median.requestsPerSecond;
   const errors = { ...median.errors };
-  for (const key of ["non2xx", "socket", "failed", "errored", "timeouts"]) {
+  for (const key of ["non2xx", "socket", "failed", "errored", "timeouts", "poolExhausted"]) {
     if (runs.some((r) => r.errors[key] != null)) errors[key] = runs.reduce((n, r) => n + (r.errors[key] ?? 0), 0);
   }
   return {
@@ -60,7 +60,7 @@ function errorText(r) {
   const e = r.errors;
   const parts = [];
   if (e.non2xx) parts.push(`${e.non2xx} non-2xx`);
-  for (const k of ["socket", "failed", "errored", "timeouts"]) if (e[k]) parts.push(`${e[k]} ${k}`);
+  for (const k of ["socket", "failed", "errored", "timeouts", "poolExhausted"]) if (e[k]) parts.push(`${e[k]} ${k}`);
   return parts.join(", ") || "0";
 }
 
@@ -161,13 +161,13 @@ export async function toSvg(report) {
       label: `${r.id}. ${r.short}`,
       rps: r.requestsPerSecond,
       p99: r.latencyMs.p99,
-      ours: r.id <= 4,
+      ours: r.ours ?? r.id <= 4,
     }));
   const spec = {
     $schema: "https://vega.github.io/schema/vega/v5.json",
     padding: 12,
     background: "white",
-    title: { text: `Initiate sale, ${report.options.connections} connections`, fontSize: 14 },
+    title: { text: `Initiate sale (1-7), check sale (8), ${report.options.connections} connections`, fontSize: 14 },
     layout: { columns: 2, padding: 90 },
     data: [{ name: "results", values }],
     marks: [

@@ -1,6 +1,7 @@
 /**
- * The seven targets, in the order they run. 1-4 are this server (the built
- * dist/src/main.js with a generated configuration); 5-7 are the baselines.
+ * The eight targets, in the order they run. 1-4 and 8 are this server (the
+ * built dist/src/main.js with a generated configuration); 5-7 are the
+ * baselines. Target 8 loads the gateway's check sale instead of the initiate.
  */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -107,5 +108,16 @@ export const TARGETS = [
     protocol: "gRPC h2c",
     script: "bench/targets/grpc-js.mjs",
     load: "grpc",
+  },
+  {
+    id: 8,
+    name: "this server, JSON check sale, durable store",
+    short: "server check durable",
+    protocol: "HTTP/1.1 JSON",
+    ours: true,
+    script: MAIN,
+    args: (work) => serverConfig(work, 8, "full"),
+    // Each request checks (and binds) a session initiated before the run: bench/lib/checks.mjs.
+    load: "check",
   },
 ];
