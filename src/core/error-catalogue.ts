@@ -111,7 +111,7 @@ export const ERROR_CATALOGUE = {
     "INVALID_REQUEST",
     401,
     "unauthenticated",
-    "An AuthService call has no `authorization: Bearer <key>` header, or the key is not one of the configured API keys.",
+    "An AuthService or SessionService call has no `authorization: Bearer <key>` header, or the key is not one of the configured API keys.",
   ),
   CURRENCY_NOT_ACCEPTED: filtered("No configured endpoint serves this operation in this currency."),
   AMOUNT_BELOW_MINIMUM: filtered("A sale amount is below the minimum configured for its currency (`filters.amounts`)."),
