@@ -7,7 +7,7 @@
  * Options: --duration S (10), --connections N (50), --warmup S (3),
  * --rounds N (3: every target N times, interleaved; each target's figures are
  * those of its median round), --only 1,5 (target numbers), --profile (node
- * --cpu-prof on this server's targets and the peers), --smoke (1 s per target, 2 rounds,
+ * --cpu-prof on every target, one profile per target and round), --smoke (1 s per target, 2 rounds,
  * results to a temp dir, README untouched), --out DIR.
  */
 import { execSync } from "node:child_process";
@@ -77,7 +77,9 @@ async function measure(target, round) {
     name: `target-${target.id}-r${round}`,
     script: join(ROOT, target.script),
     args: target.args?.(work, round) ?? [],
-    nodeArgs: opts.profile && target.kind !== "baseline" ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    nodeArgs: opts.profile
+      ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=target-${target.id}-r${round}.cpuprofile`]
+      : [],
     logDir: work,
     cwd: ROOT,
   });
