@@ -11,9 +11,9 @@
  * results to a temp dir, README untouched), --out DIR.
  */
 import { execSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkCheck, checkRequests, createCheckPool } from "./lib/checks.mjs";
@@ -129,6 +129,8 @@ async function measure(target, round) {
     // Read after the target stopped: every answered session must be a row
     // (checks: a bound session), or the figures counted answers that store nothing.
     const rows = countSessions(database);
+    // Each round has its own file; a full run would otherwise leave gigabytes behind.
+    rmSync(dirname(database), { recursive: true, force: true });
     const stored = target.load === "check" ? rows.checked : rows.sessions;
     figures.rows = { ...rows, served };
     if (stored < served) {
