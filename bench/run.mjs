@@ -7,13 +7,13 @@
  * Options: --duration S (10), --connections N (50), --warmup S (3),
  * --rounds N (3: every target N times, interleaved; each target's figures are
  * those of its median round), --only 1,5 (target numbers), --profile (node
- * --cpu-prof on this server's targets), --smoke (1 s per target, 2 rounds,
+ * --cpu-prof on every target, one profile per target and round), --smoke (1 s per target, 2 rounds,
  * results to a temp dir, README untouched), --out DIR.
  */
 import { execSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkCheck, checkRequests, createCheckPool } from "./lib/checks.mjs";
@@ -31,6 +31,7 @@ import {
   obtainAccessToken,
   saleBody,
 } from "./lib/requests.mjs";
+import { countSessions } from "./lib/stored-rows.mjs";
 import { TARGETS } from "./lib/targets.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -71,48 +72,72 @@ if (opts.profile) mkdirSync(profileDir, { recursive: true });
 const log = (text) => process.stdout.write(`${text}\n`);
 
 async function measure(target, round) {
+  const database = target.database?.(work, round);
   const started = await startTarget({
-    name: `target-${target.id}`,
+    name: `target-${target.id}-r${round}`,
     script: join(ROOT, target.script),
-    args: target.args?.(work) ?? [],
-    nodeArgs: opts.profile && target.ours ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    args: target.args?.(work, round) ?? [],
+    nodeArgs: opts.profile
+      ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=target-${target.id}-r${round}.cpuprofile`]
+      : [],
     logDir: work,
     cwd: ROOT,
   });
+  let figures;
+  // Answers with a stored row behind them: the sanity requests', then the loads' 2xx.
+  let served = 0;
   try {
     let token = INVENTED_TOKEN;
-    let tokenSource = "invented (server issues none)";
-    if (target.ours) {
+    let tokenSource = target.kind === "peer" ? "invented, stored in the peer's database" : "invented (checks none)";
+    if (target.kind === "ours") {
       const issued = await obtainAccessToken(started.url);
       if (issued) [token, tokenSource] = [issued, "POST /auth/access-token"];
+      else tokenSource = "invented (server issues none)";
     }
     let drive;
     if (target.load === "grpc") {
       const frame = grpcFrame(token);
       const bodyFile = join(work, `grpc-body-${target.id}.bin`);
       writeFileSync(bodyFile, frame);
-      await checkGrpc(started.url, token, frame);
+      await checkGrpc(started.url, token, frame, database);
+      served = 2;
       const headers = { "content-type": "application/grpc", te: "trailers" };
       drive = (seconds, logFile) =>
         runH2load({ url: started.url + GRPC_PATH, bodyFile, headers, connections, duration: seconds, logFile });
     } else if (target.load === "check") {
       drive = await prepareChecks(started.url, token);
+      served = 1;
     } else {
       const url = started.url + target.path;
       const headers = { "content-type": "application/json", ...target.headers };
       const body = JSON.stringify(saleBody(token));
-      await checkJson(url, headers, body);
+      await checkJson(url, headers, body, token, database);
+      served = 1;
       drive = (seconds) => runAutocannon({ url, headers, body, connections, duration: seconds });
     }
-    if (warmup > 0) await drive(warmup, join(work, `h2load-warmup-${target.id}-${round}.log`));
-    const figures = await drive(duration, join(work, `h2load-${target.id}-${round}.log`));
-    const peakRssBytes = started.peakRssBytes();
-    return { ...figures, peakRssBytes, accessToken: tokenSource };
+    if (warmup > 0) served += (await drive(warmup, join(work, `h2load-warmup-${target.id}-${round}.log`))).ok;
+    figures = await drive(duration, join(work, `h2load-${target.id}-${round}.log`));
+    served += figures.ok;
+    figures.peakRssBytes = started.peakRssBytes();
+    figures.accessToken = tokenSource;
   } finally {
     const status = await started.stop();
     if (status.code !== 0 && status.signal !== "SIGTERM")
       log(`  (target ${target.id} exited ${status.code ?? status.signal})`);
   }
+  if (database) {
+    // Read after the target stopped: every answered session must be a row
+    // (checks: a bound session), or the figures counted answers that store nothing.
+    const rows = countSessions(database);
+    // Each round has its own file; a full run would otherwise leave gigabytes behind.
+    rmSync(dirname(database), { recursive: true, force: true });
+    const stored = target.load === "check" ? rows.checked : rows.sessions;
+    figures.rows = { ...rows, served };
+    if (stored < served) {
+      throw new Error(`${served} answered ${target.load === "check" ? "checks" : "sessions"}, only ${stored} stored`);
+    }
+  }
+  return figures;
 }
 
 // Sessions initiated before any check is measured, to find the initiate rate.
@@ -214,7 +239,7 @@ for (const target of selected) {
     name: target.name,
     short: target.short,
     protocol: target.protocol,
-    ours: Boolean(target.ours),
+    kind: target.kind,
   };
   if (failures.has(target.id)) {
     broken++;

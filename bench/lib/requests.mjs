@@ -4,11 +4,14 @@
  * obtained from this server; and the one-request checks run before any load,
  * because h2load counts a gRPC error (HTTP 200, grpc-status != 0) as a 2xx.
  */
+import { createHmac } from "node:crypto";
 import * as http2 from "node:http2";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { InitiateService, SaleRequestSchema } from "../../dist/gen/toptechpay/initiate/v1/initiate_pb.js";
+import { BENCH_ENDPOINT } from "../targets/baseline-work.mjs";
+import { hasSession } from "./stored-rows.mjs";
 
 export const SERIAL_NUMBER = "SN-BENCH-000001";
 /** Used while this server issues no tokens (documented form only: 32-128 chars). */
@@ -58,10 +61,33 @@ export async function obtainAccessToken(baseUrl) {
   return token;
 }
 
-const SIGNATURE = /^[0-9A-F]{40}$/;
+const KEY = Buffer.from(BENCH_ENDPOINT.controlKeyText.replaceAll("-", ""), "hex");
 
-/** One JSON request before the load: it must be a 200 with a signed session. */
-export async function checkJson(url, headers, body) {
+/**
+ * The initiate answer's signature the spec prescribes for the bench's sale,
+ * computed here with node:crypto, not by the target: HMAC-SHA1 over
+ * accessToken + serialNumber + endpointId + nonce + invoiceId + amountCentis + currency.
+ */
+function expectedSaleSignature(accessToken, answer) {
+  const { endpointId, invoiceId, session } = answer;
+  const message = `${accessToken}${SERIAL_NUMBER}${endpointId}${session.nonce}${invoiceId}1015EUR`;
+  return createHmac("sha1", KEY).update(message, "utf8").digest("hex").toUpperCase();
+}
+
+/**
+ * Why an initiate answer fails the sanity check, or undefined when it passes:
+ * the signature must verify here, and a target with a store (`database`, its
+ * SQLite file) must hold the session's row once it has answered.
+ */
+function saleProblem(answer, accessToken, database) {
+  if (typeof answer?.invoiceId !== "string" || typeof answer?.session?.nonce !== "string") return "no session";
+  if (answer.session.signature !== expectedSaleSignature(accessToken, answer)) return "the signature does not verify";
+  if (database && !hasSession(database, answer.invoiceId)) return `invoice ${answer.invoiceId} is not in ${database}`;
+  return undefined;
+}
+
+/** One JSON request before the load: a 200 with a signed session, stored when the target has a store. */
+export async function checkJson(url, headers, body, accessToken, database) {
   const res = await fetch(url, { method: "POST", headers, body });
   const text = await res.text();
   let answer;
@@ -70,9 +96,8 @@ export async function checkJson(url, headers, body) {
   } catch {
     answer = undefined;
   }
-  if (res.status !== 200 || !SIGNATURE.test(answer?.session?.signature ?? "")) {
-    throw new Error(`sanity request to ${url} answered ${res.status}: ${text.slice(0, 300)}`);
-  }
+  const problem = res.status === 200 ? saleProblem(answer, accessToken, database) : `status ${res.status}`;
+  if (problem) throw new Error(`sanity request to ${url}: ${problem}: ${text.slice(0, 300)}`);
 }
 
 /**
@@ -80,14 +105,13 @@ export async function checkJson(url, headers, body) {
  * service really signs a sale), then the exact bytes h2load will send, read
  * back to the grpc-status trailer.
  */
-export async function checkGrpc(baseUrl, accessToken, frame) {
+export async function checkGrpc(baseUrl, accessToken, frame, database) {
   const transport = createGrpcTransport({ baseUrl });
   const client = createClient(InitiateService, transport);
   const b = saleBody(accessToken);
   const answer = await client.sale({ ...b, transaction: { amountCentis: 1015n, currency: "EUR" } });
-  if (!SIGNATURE.test(answer.session?.signature ?? "")) {
-    throw new Error(`gRPC sanity call gave no signature: ${JSON.stringify(answer)}`);
-  }
+  const problem = saleProblem(answer, accessToken, database);
+  if (problem) throw new Error(`gRPC sanity call: ${problem}: ${JSON.stringify(answer)}`);
   const status = await rawGrpcStatus(baseUrl, frame);
   if (status.http !== 200 || status.grpc !== "0") {
     throw new Error(`gRPC body check: HTTP ${status.http}, grpc-status ${status.grpc} (${status.message ?? ""})`);
