@@ -19,9 +19,10 @@ export interface Target {
 
 const SALE = "/toptechpay.initiate.v1.InitiateService/Sale";
 const ISSUE = "/toptechpay.auth.v1.AuthService/IssueAccessToken";
+const CHECK = "/toptechpay.gateway.v1.GatewayService/CheckSale";
 const GRPC = { te: "trailers" };
 
-/** Every content type the server takes, on InitiateService, AuthService and the JSON path. */
+/** Every content type the server takes, on InitiateService, AuthService, GatewayService and the JSON paths. */
 export const TARGETS: readonly Target[] = [
   { name: "JSON path", path: "/sale/initiate-sale", type: "application/json" },
   { name: "Connect JSON", path: SALE, type: "application/json" },
@@ -31,6 +32,9 @@ export const TARGETS: readonly Target[] = [
   { name: "gRPC-Web", path: SALE, type: "application/grpc-web+proto" },
   { name: "AuthService Connect proto", path: ISSUE, type: "application/proto" },
   { name: "AuthService gRPC", path: ISSUE, type: "application/grpc", headers: GRPC },
+  { name: "JSON check path", path: "/sale/01a23bfa-68d9-70eb-b45b-7ff95c391ae4/check", type: "application/json" },
+  { name: "GatewayService gRPC", path: CHECK, type: "application/grpc", headers: GRPC },
+  { name: "GatewayService Connect JSON", path: CHECK, type: "application/json" },
 ];
 
 /** An HTTP/2 session to `url`, connected. */
