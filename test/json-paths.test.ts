@@ -125,6 +125,15 @@ describe("JSON paths over HTTP/1.1", () => {
     });
   }
 
+  it("never quotes the body in a JSON syntax error (it may hold an access token)", async () => {
+    // V8's own message would say `"secret-token-..." is not valid JSON`.
+    for (const body of ["secret-token-0123456789abcdef0123456789", '{"session": {"accessToken": secret-token-0123']) {
+      const error = await expectError(await post(SALE, body), 400, "BODY_NOT_JSON");
+      expect(error.message).not.toContain("secret-tok");
+      expect(error.message).toMatch(/^The request body is not valid JSON( \(at position \d+\))?\.$/);
+    }
+  });
+
   it("names the field and the rule for a field error", async () => {
     const body = saleBody(s.accessToken);
     (body.transaction as Record<string, unknown>).amountCentis = 10.5;

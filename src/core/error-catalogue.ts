@@ -166,7 +166,7 @@ export const ERROR_CATALOGUE = {
     "INVALID_REQUEST",
     431,
     "resource_exhausted",
-    "The request's headers are larger than `limits.maxHeaderBytes` (16 KiB by default); the connection is closed.",
+    "The request's headers are larger than `limits.maxHeaderBytes` (16 KiB by default); over HTTP/1.1 the connection is closed.",
   ),
   REQUEST_TIMEOUT: spec(
     "INVALID_REQUEST",

@@ -27,7 +27,11 @@ export function limitSession(session: http2.ServerHttp2Session, socket: Socket, 
   let timer: NodeJS.Timeout | undefined;
   const arm = (ms: number, fn: () => void) => {
     clearTimeout(timer);
+    // A stream's close can come after its session's: no timer for a session that is gone.
+    if (session.destroyed) return;
     timer = setTimeout(fn, ms);
+    // The listening server keeps the process alive, not a connection's timer.
+    timer.unref();
   };
   const cut = () => {
     session.destroy();

@@ -66,8 +66,11 @@ export function parseJsonBody(bytes: Uint8Array): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    // JSON.parse's message says where the syntax breaks, never more.
-    throw new AppError("BODY_NOT_JSON", `The request body is not valid JSON: ${(e as Error).message}`);
+    // Only where the syntax breaks: V8's message can quote the body itself
+    // (`"xyz..." is not valid JSON`), and a body may hold an access token.
+    const at = /at position (\d+)/.exec((e as Error).message)?.[1];
+    const where = at === undefined ? "" : ` (at position ${at})`;
+    throw new AppError("BODY_NOT_JSON", `The request body is not valid JSON${where}.`);
   }
 }
 

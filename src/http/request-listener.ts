@@ -74,7 +74,8 @@ export type LastRoute = (req: NodeServerRequest, res: NodeServerResponse, path: 
  * Builds the listener from routes tried in order, then `last`.
  * `onEnd` runs once per request when it ends (answered or abandoned); it is
  * the one place per-request resources are released, so a request costs one
- * "close" listener, not one per stage.
+ * "close" listener (and one "finish" listener for a body still arriving
+ * after the answer), not one per stage.
  */
 export function createRequestListener(
   logger: Logger,
