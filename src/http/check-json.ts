@@ -10,24 +10,7 @@ import { type DescMessage, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { parseCheckRequest } from "../core/check-request.js";
 import { AppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import { isObject } from "../core/json-fields.js";
-
-/** The raw JSON with proto field names (`serial_number`) spelled as JSON names, as the core reads them. */
-function withJsonNames(desc: DescMessage, value: unknown): unknown {
-  if (!isObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    const field = desc.fields.find((f) => f.name === key || f.jsonName === key);
-    if (field === undefined) {
-      out[key] = item;
-      continue;
-    }
-    // The JSON name wins when both are given.
-    if (field.jsonName !== key && field.jsonName in value) continue;
-    out[field.jsonName] = field.fieldKind === "message" ? withJsonNames(field.message, item) : item;
-  }
-  return out;
-}
+import { withJsonNames } from "./json-names.js";
 
 /** Throws the AppError a JSON check path would give when `raw` is not a valid `input` in proto3 JSON. */
 export function checkCheckJson(operation: Operation, input: DescMessage, raw: unknown): void {

@@ -12,50 +12,11 @@
 import { type DescMessage, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { AppError } from "../core/error-catalogue.js";
 import { type Operation, parseInitiateRequest } from "../core/initiate-request.js";
+import { isObject } from "../core/json-fields.js";
+import { withJsonNames } from "./json-names.js";
 
 // proto3 JSON's int64 string as the contract allows it (the core's rule).
 const PLAIN_INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
-// proto3 JSON also accepts each field under its proto name.
-const PROTO_NAMES: ReadonlyMap<string, string> = new Map([
-  ["serial_number", "serialNumber"],
-  ["ip_addresses", "ipAddresses"],
-  ["access_token", "accessToken"],
-  ["amount_centis", "amountCentis"],
-]);
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * The raw JSON with proto field names spelled as JSON names, so the core's
- * validator reads it as it reads a JSON path's body. Copies only when a proto
- * name appears (Connect clients send JSON names).
- */
-function withJsonNames(value: unknown): unknown {
-  if (Array.isArray(value)) {
-    const items = value.map(withJsonNames);
-    return items.every((item, i) => item === value[i]) ? value : items;
-  }
-  if (!isObject(value)) return value;
-  let copy: Json | undefined;
-  for (const [key, item] of Object.entries(value)) {
-    const name = PROTO_NAMES.get(key) ?? key;
-    const renamed = withJsonNames(item);
-    if (name === key && renamed === item) continue;
-    copy ??= { ...value };
-    if (name !== key) {
-      delete copy[key];
-      // The JSON name wins when both are given.
-      if (name in value) continue;
-    }
-    copy[name] = renamed;
-  }
-  return copy ?? value;
-}
-
 /**
  * True when a number field holds a form fromJson would take but the contract
  * does not. Reads both spellings in place: this runs for every call, the
@@ -83,13 +44,13 @@ function hasLenientNumber(operation: Operation, json: unknown): boolean {
 export function decodeInitiateJson(operation: Operation, input: DescMessage, raw: unknown): unknown {
   if (hasLenientNumber(operation, raw)) {
     // The core refuses these forms; it throws the same error a JSON path gets.
-    parseInitiateRequest(operation, withJsonNames(raw));
+    parseInitiateRequest(operation, withJsonNames(input, raw));
   }
   try {
     return fromJson(input, raw as JsonValue, { ignoreUnknownFields: true });
   } catch (e) {
     // A lone surrogate in a string ends here too (fromJson checks UTF-8 form).
-    parseInitiateRequest(operation, withJsonNames(raw));
+    parseInitiateRequest(operation, withJsonNames(input, raw));
     throw new AppError("FIELD_TYPE", `The request body is not a valid ${input.typeName} in proto3 JSON.`, {
       logDetail: e instanceof Error ? e.message : String(e),
     });
