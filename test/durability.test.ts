@@ -10,6 +10,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { killMidBurst } from "./support/kill-mid-burst.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase, type TestFn } from "./support/postgres.js";
 import { issueToken, postSale, startServerProcess, testConfig } from "./support/server-process.js";
 
@@ -72,34 +73,20 @@ afterAll(async () => {
 describe.each(targets)("SIGKILL during a burst: $kind", ({ kind, test, target }) => {
   test("every invoiceId answered 200 is in the database", async () => {
     const server = await startServerProcess(dir, kind, testConfig(target.store()));
-    const acked: string[] = [];
+    let acked: string[] = [];
     let failedInFlight = 0;
-    let killed = false;
     try {
       const token = await issueToken(server.url, `SN-DUR-${kind}`);
-      const worker = async () => {
-        for (;;) {
-          try {
-            const r = await postSale(server.url, token, `SN-DUR-${kind}`, AbortSignal.timeout(10_000));
-            if (r.status !== 200) throw new Error(`unexpected ${r.status} ${JSON.stringify(r.body)}`);
-            acked.push(r.body.invoiceId as string);
-            if (acked.length >= KILL_AFTER_ACKS && !killed) {
-              killed = true;
-              server.child.kill("SIGKILL");
-            }
-          } catch (e) {
-            if (!killed) {
-              // Unexpected: stop every worker, then fail.
-              killed = true;
-              server.child.kill("SIGKILL");
-              throw e;
-            }
-            failedInFlight++;
-            return; // the server is gone: this request was cut off
-          }
-        }
+      const sale = async () => {
+        const r = await postSale(server.url, token, `SN-DUR-${kind}`, AbortSignal.timeout(10_000));
+        if (r.status !== 200) throw new Error(`unexpected ${r.status} ${JSON.stringify(r.body)}`);
+        return r.body.invoiceId as string;
       };
-      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+      ({ acked, cutOff: failedInFlight } = await killMidBurst(server, {
+        workers: IN_FLIGHT,
+        killAfter: KILL_AFTER_ACKS,
+        send: sale,
+      }));
       expect(await server.exited).toBe("SIGKILL");
     } finally {
       await server.stop("SIGKILL");

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { killMidBurst } from "./support/kill-mid-burst.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase, type TestFn } from "./support/postgres.js";
 import {
   issueToken,
@@ -233,7 +234,7 @@ describe.each(burstTargets)("SIGKILL during a burst of checks: $kind", ({ kind, 
     const serial = `SN-BURST-${kind}`;
     let server = await startServerProcess(dir, `burst-${kind}`, config);
     const tokens = new Map<string, string>();
-    const acked: Session[] = [];
+    let acked: Session[] = [];
     let cutOff = 0;
     let sessions: Session[] = [];
     try {
@@ -253,33 +254,19 @@ describe.each(burstTargets)("SIGKILL during a burst of checks: $kind", ({ kind, 
       sessions = made;
       for (const s of sessions) tokens.set(s.invoiceId, gatewayToken());
 
-      let killed = false;
       let at = 0;
-      const worker = async () => {
-        while (at < sessions.length) {
-          const s = sessions[at++] as Session;
-          const token = tokens.get(s.invoiceId) as string;
-          try {
-            const r = await check(url, s, token, AbortSignal.timeout(10_000));
-            if (r.status !== 200) throw new Error(`unexpected ${r.status} ${JSON.stringify(r.body)}`);
-            expect(r.body).toEqual(successFor(s, token));
-            acked.push(s);
-            if (acked.length >= KILL_AFTER_ACKS && !killed) {
-              killed = true;
-              server.child.kill("SIGKILL");
-            }
-          } catch (e) {
-            if (!killed) {
-              killed = true;
-              server.child.kill("SIGKILL");
-              throw e;
-            }
-            cutOff++;
-            return; // the server is gone: this check was cut off
-          }
-        }
+      const checkOne = async (s: Session) => {
+        const token = tokens.get(s.invoiceId) as string;
+        const r = await check(url, s, token, AbortSignal.timeout(10_000));
+        if (r.status !== 200) throw new Error(`unexpected ${r.status} ${JSON.stringify(r.body)}`);
+        expect(r.body).toEqual(successFor(s, token));
+        return s;
       };
-      await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+      ({ acked, cutOff } = await killMidBurst(server, {
+        workers: IN_FLIGHT,
+        killAfter: KILL_AFTER_ACKS,
+        send: () => (at < sessions.length ? checkOne(sessions[at++] as Session) : undefined),
+      }));
       expect(await server.exited).toBe("SIGKILL");
     } finally {
       await server.stop("SIGKILL");
