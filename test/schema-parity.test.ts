@@ -163,7 +163,14 @@ describe("the SQLite and PostgreSQL migration lists describe one schema", () => 
     const steps = (list: readonly Migration[]) => list.map((m) => `${m.version} ${m.name}`);
     expect(steps(SQLITE_MIGRATIONS)).toEqual(steps(POSTGRES_MIGRATIONS));
     const sqlite = sqliteSchema(SQLITE_MIGRATIONS);
-    expect(Object.keys(sqlite).sort()).toEqual(["access_tokens", "schema_migrations", "sessions", "velocity_events"]);
+    expect(Object.keys(sqlite).sort()).toEqual([
+      "access_tokens",
+      "device_cards",
+      "gateway_callbacks",
+      "schema_migrations",
+      "sessions",
+      "velocity_events",
+    ]);
     expect(sqlite.sessions?.uniqueKeys).toEqual(["nonce"]); // the normalisation sees keys at all
     expect(sqlite.sessions?.columns).toContain("state text not null default 'initiated'"); // and defaults
     expect(await postgresSchema(db?.url ?? "")).toEqual(sqlite);

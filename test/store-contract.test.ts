@@ -163,6 +163,9 @@ const initiated = (r: SessionRecord): StoredSession => ({
   state: "initiated",
   checkedAt: undefined,
   gatewayTokenHash: undefined,
+  finalStatus: undefined,
+  gatewayOrderId: undefined,
+  finalAt: undefined,
 });
 
 describe.each([
@@ -328,8 +331,18 @@ describe.each([
     const at = new Date("2026-01-02T03:05:00.123Z");
     const first = tokenHash("gateway-token-0001");
     expect(await store.bindGatewayToken(r.invoiceId, first, at)).toBe(first);
-    const bound: StoredSession = { ...r, state: "checked", checkedAt: at, gatewayTokenHash: first };
+    const bound: StoredSession = {
+      ...r,
+      state: "checked",
+      checkedAt: at,
+      gatewayTokenHash: first,
+      finalStatus: undefined,
+      gatewayOrderId: undefined,
+      finalAt: undefined,
+    };
     expect(await store.findStoredSession(r.invoiceId)).toEqual(bound);
+    expect(await store.findSessionByGatewayToken(first)).toEqual(bound);
+    expect(await store.findSessionByGatewayToken(tokenHash("gateway-token-none"))).toBeUndefined();
 
     // TopTechPay retries: the same token, later.
     expect(await store.bindGatewayToken(r.invoiceId, first, new Date(at.getTime() + 5000))).toBe(first);

@@ -19,6 +19,9 @@ export interface SessionView {
   readonly state: SessionState;
   readonly createdAt: Date;
   readonly checkedAt: Date | undefined;
+  readonly finalStatus: string | undefined;
+  readonly gatewayOrderId: string | undefined;
+  readonly finalAt: Date | undefined;
 }
 
 /** A listing request as adapters pass it (already typed by the schema). */
@@ -50,7 +53,8 @@ export interface SessionQueries {
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 500;
 
-function view(s: StoredSession): SessionView {
+/** What the back office may see of a stored session. */
+export function view(s: StoredSession): SessionView {
   return {
     invoiceId: s.invoiceId,
     operation: s.operation,
@@ -61,6 +65,9 @@ function view(s: StoredSession): SessionView {
     state: s.state,
     createdAt: s.createdAt,
     checkedAt: s.checkedAt,
+    finalStatus: s.finalStatus,
+    gatewayOrderId: s.gatewayOrderId,
+    finalAt: s.finalAt,
   };
 }
 

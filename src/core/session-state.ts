@@ -14,6 +14,12 @@ export interface StoredSession extends SessionRecord {
   readonly checkedAt: Date | undefined;
   /** SHA-256 (hex) of TopTechPay's session token bound at that check. */
   readonly gatewayTokenHash: string | undefined;
+  /** The gateway's final status (approved, declined, ...) from its callback; undefined before. */
+  readonly finalStatus: string | undefined;
+  /** The gateway's order id (`orderid`) from that callback. */
+  readonly gatewayOrderId: string | undefined;
+  /** When that callback was stored. */
+  readonly finalAt: Date | undefined;
 }
 
 /** What the check asks of the store. Rejects with StoreUnavailableError when unreachable. */
@@ -29,6 +35,12 @@ export interface SessionCheckStore {
    * with the driver's constraint error (not StoreUnavailableError), nothing bound.
    */
   bindGatewayToken(invoiceId: string, tokenHash: string, at: Date): Promise<string | undefined>;
+  /**
+   * The session bound to the gateway token with this SHA-256 (hex), or
+   * undefined: how a card mapping notification, which has no invoice id,
+   * finds its session.
+   */
+  findSessionByGatewayToken(tokenHash: string): Promise<StoredSession | undefined>;
 }
 
 /** Which sessions a back-office listing wants, newest first. */

@@ -43,6 +43,9 @@ function toMessage(s: SessionView): Session {
     state: STATES[s.state],
     createdAt: timestampFromDate(s.createdAt),
     checkedAt: s.checkedAt && timestampFromDate(s.checkedAt),
+    finalStatus: s.finalStatus ?? "",
+    gatewayOrderId: s.gatewayOrderId ?? "",
+    finalAt: s.finalAt && timestampFromDate(s.finalAt),
   });
 }
 

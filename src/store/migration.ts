@@ -126,6 +126,57 @@ const STEPS: readonly SchemaStep[] = [
       CREATE INDEX sessions_serial_created ON sessions (serial_number, ${d.timeColumn("created_at")}, invoice_id);
     `,
   },
+  {
+    version: 6,
+    name: "card references, final status, callbacks",
+    // Card references TopTechPay created (card mapping notifications), one
+    // row per card per device, named to the app by a clientCardId this
+    // server drew. A deleted card keeps its row (deleted_at set) for the
+    // audit trail; a device has at most one live card per serverCardId, so a
+    // redelivered notification finds the card it stored before.
+    // unique_reference_card_id is kept as decimal text: the gateway's is a
+    // Java long, which a double cannot always hold.
+    // A session's final status and the gateway's order id come from the
+    // final-status callback; every callback is kept, once per duplicate key
+    // (status, type, orderid, client_orderid), matched to a session or not.
+    sql: (d) => `
+      CREATE TABLE device_cards (
+        client_card_id           TEXT PRIMARY KEY,
+        serial_number            TEXT NOT NULL,
+        server_card_id           TEXT NOT NULL,
+        unique_reference_card_id TEXT,
+        bin                      ${d.integer},
+        operation                TEXT NOT NULL CHECK (operation IN ('sale', 'verification')),
+        invoice_id               TEXT NOT NULL,
+        ${d.time("created_at")} NOT NULL,
+        ${d.time("deleted_at")}
+      )${d.tableOptions()};
+      CREATE UNIQUE INDEX device_cards_live ON device_cards (serial_number, server_card_id)
+        WHERE ${d.timeColumn("deleted_at")} IS NULL;
+      CREATE INDEX device_cards_serial ON device_cards (serial_number, ${d.timeColumn("created_at")});
+      ALTER TABLE sessions ADD COLUMN final_status TEXT;
+      ALTER TABLE sessions ADD COLUMN gateway_order_id TEXT;
+      ALTER TABLE sessions ADD COLUMN ${d.time("final_at")};
+      CREATE TABLE gateway_callbacks (
+        callback_id    TEXT PRIMARY KEY,
+        endpoint_id    TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        type           TEXT NOT NULL,
+        orderid        TEXT NOT NULL,
+        client_orderid TEXT NOT NULL,
+        merchant_order TEXT,
+        amount         TEXT,
+        params         TEXT NOT NULL,
+        invoice_id     TEXT,
+        deliveries     ${d.integer} NOT NULL DEFAULT 1,
+        ${d.time("received_at")} NOT NULL,
+        ${d.time("last_received_at")} NOT NULL
+      )${d.tableOptions()};
+      CREATE UNIQUE INDEX gateway_callbacks_duplicate_key
+        ON gateway_callbacks (status, type, orderid, client_orderid);
+      CREATE INDEX gateway_callbacks_invoice ON gateway_callbacks (invoice_id);
+    `,
+  },
 ];
 
 /** Every step in `d`'s spelling, oldest first. */

@@ -56,6 +56,9 @@ export interface SessionRow<Time, List, BigInt> {
   state: SessionState;
   checked_at: Time | null;
   gateway_token_hash: string | null;
+  final_status: string | null;
+  gateway_order_id: string | null;
+  final_at: Time | null;
 }
 
 /** One row of `access_tokens`, as the shared SELECT returns it. */
@@ -86,8 +89,8 @@ export const SESSIONS: Table<keyof SessionRow<unknown, unknown, unknown>> = {
     "access_token_hash",
     "created_at",
   ],
-  later: ["state", "checked_at", "gateway_token_hash"],
-  times: ["created_at", "checked_at"],
+  later: ["state", "checked_at", "gateway_token_hash", "final_status", "gateway_order_id", "final_at"],
+  times: ["created_at", "checked_at", "final_at"],
 };
 
 /** The `access_tokens` table. */
@@ -168,6 +171,9 @@ export function storedSessionFromRow<T, L, B>(row: SessionRow<T, L, B>, d: Diale
     state: row.state,
     checkedAt: row.checked_at === null ? undefined : d.fromTime(row.checked_at),
     gatewayTokenHash: row.gateway_token_hash ?? undefined,
+    finalStatus: row.final_status ?? undefined,
+    gatewayOrderId: row.gateway_order_id ?? undefined,
+    finalAt: row.final_at === null ? undefined : d.fromTime(row.final_at),
   };
 }
 

@@ -41,6 +41,7 @@ export function createPostgresSessionQueries(
     (row: Row) => sessionFromRow(row, POSTGRES),
   );
   const selectOne = selectByKey(SESSIONS, "invoice_id", POSTGRES);
+  const selectByToken = selectByKey(SESSIONS, "gateway_token_hash", POSTGRES);
   return {
     insertSession: sessions.insert,
     findSession: sessions.find,
@@ -56,6 +57,11 @@ export function createPostgresSessionQueries(
       });
       const row = bound.rows[0] ?? (await query<Bound>(BOUND, [invoiceId])).rows[0];
       return row?.gateway_token_hash ?? undefined;
+    },
+    async findSessionByGatewayToken(tokenHash) {
+      const { rows } = await query(selectByToken, [tokenHash]);
+      const row = rows[0] as Row | undefined;
+      return row && storedSessionFromRow(row, POSTGRES);
     },
     async listSessions(q) {
       const { text, values } = listSessionsStatement(q, POSTGRES);

@@ -50,6 +50,7 @@ export function createSqliteSessionQueries(ctx: SqliteContext): SqliteSessionQue
        checked_at_ms = ?, gateway_token_hash = ? WHERE invoice_id = ? AND gateway_token_hash IS NULL`,
   );
   const boundHash = db.prepare("SELECT gateway_token_hash FROM sessions WHERE invoice_id = ?");
+  const selectByToken = db.prepare(selectByKey(SESSIONS, "gateway_token_hash", SQLITE));
   // The listing's text depends on which filters are set: one prepared statement per shape.
   const listings = new Map<string, ReturnType<typeof db.prepare>>();
 
@@ -143,6 +144,12 @@ export function createSqliteSessionQueries(ctx: SqliteContext): SqliteSessionQue
       // Bound before, by a bind whose sync may still be running.
       if (!bound.changed) await synced(invoiceId);
       return bound.hash;
+    },
+    async findSessionByGatewayToken(tokenHash) {
+      const row = await ctx.run(() => selectByToken.get(tokenHash) as Row | undefined);
+      if (!row) return undefined;
+      await synced(row.invoice_id);
+      return storedSessionFromRow(row, SQLITE);
     },
     listSessions: (query) =>
       ctx.run(() => {
