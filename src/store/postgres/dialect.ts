@@ -61,3 +61,10 @@ export function keyedRows<Rec, Row, N extends string>(
     },
   };
 }
+
+/**
+ * Runs `work` in one transaction on one pool client: BEGIN, its statements,
+ * COMMIT (durable when it resolves: synchronous_commit is on), ROLLBACK when
+ * anything fails. Rejects with StoreUnavailableError when PostgreSQL is away.
+ */
+export type PostgresTransaction = <T>(work: (query: PostgresQuery) => Promise<T>) => Promise<T>;

@@ -12,11 +12,13 @@
  */
 import pg from "pg";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
+import type { CallbackStore } from "../../core/callback-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
-import type { PostgresQuery } from "./dialect.js";
+import { createPostgresCallbackQueries } from "./callback-queries.js";
+import type { PostgresQuery, PostgresTransaction } from "./dialect.js";
 import { applyPostgresMigrations } from "./migrations.js";
 import { createPostgresSessionQueries } from "./session-queries.js";
 import { createPostgresTokenQueries } from "./token-queries.js";
@@ -36,13 +38,14 @@ export interface PostgresStoreOptions {
   readonly onIdleError?: (e: Error) => void;
 }
 
-/** The PostgreSQL store: sessions (with their state), tokens and velocity counts, plus its lifecycle. */
+/** The PostgreSQL store: sessions (with their state), tokens, velocity counts and callbacks, plus its lifecycle. */
 export interface PostgresStore
   extends SessionStore,
     SessionCheckStore,
     SessionQueryStore,
     AccessTokenStore,
-    VelocityStore {
+    VelocityStore,
+    CallbackStore {
   readonly pool: pg.Pool;
   /** Applies pending migrations (once); rejects when PostgreSQL cannot be reached. */
   ready(): Promise<void>;
@@ -95,10 +98,40 @@ export function openPostgresStore(options: PostgresStoreOptions): PostgresStore 
     }
   };
 
+  const transaction: PostgresTransaction = async (work) => {
+    await ready();
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (e) {
+      throw classifyStoreError("postgres", e);
+    }
+    const q: PostgresQuery = async (text, values) => {
+      try {
+        return await client.query(text, values);
+      } catch (e) {
+        throw classifyStoreError("postgres", e);
+      }
+    };
+    try {
+      await q("BEGIN", []);
+      const result = await work(q);
+      await q("COMMIT", []);
+      client.release();
+      return result;
+    } catch (e) {
+      // The client is destroyed, not reused: its transaction may still be
+      // open, or its connection broken. Ending it rolls the transaction back.
+      client.release(true);
+      throw e;
+    }
+  };
+
   return {
     pool,
     ready,
     ...createPostgresSessionQueries(query),
+    ...createPostgresCallbackQueries(query, transaction),
     ...createPostgresTokenQueries(query),
     ...createPostgresVelocityQueries(query),
     async ping() {
