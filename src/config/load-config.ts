@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createEndpointDirectory, type Endpoint } from "../core/endpoints.js";
-import { controlKeyFromText } from "../core/signature.js";
+import { callbackControlFor, controlKeyFromText } from "../core/signature.js";
 import { type ConfigFile, configFileSchema, describeIssues } from "./config-schema.js";
 import type { FiltersConfig } from "./filters-schema.js";
 
@@ -136,6 +136,7 @@ export function buildConfig(raw: unknown, sources: ConfigSources): Config {
       endpoints.push({
         id: e.id,
         controlKey: controlKeyFromText(text.trim()),
+        callbackControl: callbackControlFor(text.trim()),
         operations: [...new Set(e.operations)],
         currencies: e.currencies && [...new Set(e.currencies)],
       });

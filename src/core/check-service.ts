@@ -5,9 +5,9 @@
  * stored, bind TopTechPay's session token durably, and answer with the
  * checkSignature.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { AccessTokenStore } from "./access-token-store.js";
 import { parseCheckRequest } from "./check-request.js";
+import { sameText } from "./constant-time.js";
 import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import type { Operation } from "./initiate-request.js";
@@ -43,13 +43,6 @@ export interface CheckService {
    * id in `invoiceId`. Rejects with AppError only.
    */
   check(operation: Operation, body: unknown): Promise<CheckResult>;
-}
-
-/** Equal in constant time, whatever the lengths: both sides hashed first. */
-function sameText(a: string, b: string): boolean {
-  const x = createHash("sha256").update(a, "utf8").digest();
-  const y = createHash("sha256").update(b, "utf8").digest();
-  return timingSafeEqual(x, y);
 }
 
 function mismatch(detail: string): AppError {

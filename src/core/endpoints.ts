@@ -4,11 +4,17 @@
  */
 import type { KeyObject } from "node:crypto";
 import type { Operation } from "./initiate-request.js";
+import type { CallbackControl } from "./signature.js";
 
 /** An endpoint as the core needs it: its id and its secret control key. */
 export interface Endpoint {
   readonly id: string;
   readonly controlKey: KeyObject;
+  /**
+   * The `control` its final-status callbacks must carry (the key as text);
+   * set for every configured endpoint. Undefined: its callbacks never verify.
+   */
+  readonly callbackControl?: CallbackControl | undefined;
   readonly operations: readonly Operation[];
   /** Undefined: the endpoint takes any currency. */
   readonly currencies: readonly string[] | undefined;

@@ -3,7 +3,7 @@
  * keyed with the bytes of the endpoint's control key, over the plain
  * concatenation of the documented values, as 40 upper-case hex characters.
  */
-import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { createHash, createHmac, createSecretKey, type KeyObject } from "node:crypto";
 
 const CONTROL_KEY_HEX = /^(?:[0-9A-Fa-f]{2})+$/;
 
@@ -65,4 +65,23 @@ export function signCheck(key: KeyObject, f: CheckSignedFields): string {
     .update(f.serialNumber + f.nonce + f.endpointId + f.invoiceId + (f.serverCardId ?? ""), "utf8")
     .digest("hex")
     .toUpperCase();
+}
+
+/**
+ * A final-status callback's `control` for its status, orderid and
+ * client_orderid: SHA-1 (a plain hash, lower-case hex) of the three followed
+ * by the endpoint's control key as text, dashes included (gateway.md).
+ */
+export type CallbackControl = (status: string, orderId: string, clientOrderId: string) => string;
+
+/**
+ * The callback control of the control key written as `text` (exactly as
+ * configured, trimmed). The text lives only in this closure, so no object
+ * that might be logged or serialized ever holds it.
+ */
+export function callbackControlFor(text: string): CallbackControl {
+  return (status, orderId, clientOrderId) =>
+    createHash("sha1")
+      .update(status + orderId + clientOrderId + text, "utf8")
+      .digest("hex");
 }

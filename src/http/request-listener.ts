@@ -60,9 +60,11 @@ function writeLogLine(
     reason: e?.logDetail,
     endpointId: log.endpointId,
     invoiceId: log.invoiceId,
+    callback: log.callback,
     durationMs: Math.round(ms * 1000) / 1000,
   };
   if (e && e.spec.cause === "SERVER_FAILED") logger.error(line, "request failed");
+  else if (log.warning && !e) logger.warn(line, log.warning);
   else logger.info(line, "request");
   onEnd?.(line as RequestLine, log);
 }

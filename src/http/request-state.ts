@@ -9,6 +9,15 @@ import type { AppError } from "../core/error-catalogue.js";
 import type { InitiateResult } from "../core/initiator.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 
+/** What a final-status callback's log line says of it. */
+export interface CallbackLogFields {
+  readonly status: string;
+  readonly type: string;
+  readonly orderid: string;
+  readonly client_orderid: string;
+  readonly duplicate: boolean;
+}
+
 /** How the request reached us. */
 export type Protocol = "json" | "connect" | "grpc" | "grpc-web" | "http";
 
@@ -23,6 +32,10 @@ export interface RequestState {
   error?: AppError;
   endpointId?: string;
   invoiceId?: string;
+  /** A received final-status callback's identifying parameters (never `control`). */
+  callback?: CallbackLogFields;
+  /** Set when the request succeeded but an operator should look: its line is logged as a warning. */
+  warning?: string;
   /** Counted against limits.maxInFlight by admission; released when the request ends. */
   admitted?: boolean;
   /** Why admission refused the request, if it did; the route that serves it answers this. */

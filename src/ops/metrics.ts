@@ -38,6 +38,8 @@ export interface Metrics {
    */
   readInFlightFrom(read: () => number): void;
   observeRequest(o: RequestObservation): void;
+  /** Counts one final-status callback: stored (matched a session), unmatched (kept), or duplicate. */
+  countCallback(outcome: "stored" | "duplicate" | "unmatched"): void;
   /** Wraps an access-token issuer so each token it issues is counted. */
   countingIssuance<T extends { issue(...args: never[]): Promise<unknown> }>(tokens: T): T;
   /**
@@ -95,6 +97,14 @@ export function createMetrics(): Metrics {
     help: "Access tokens issued (AuthService and open issuance).",
     registers: [registry],
   });
+  const callbacks = new Counter({
+    name: "cp_callbacks_total",
+    help: "Final-status callbacks received with a valid control: stored (matched a session), unmatched (kept, no session), duplicate (delivered again).",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  // Every series from the start, so a scrape shows 0 rather than nothing.
+  for (const outcome of ["stored", "duplicate", "unmatched"]) callbacks.inc({ outcome }, 0);
   const storeDuration = new TallyHistogram({
     name: "cp_store_duration_seconds",
     help: "Time the store took per call, by store method and outcome.",
@@ -154,6 +164,9 @@ export function createMetrics(): Metrics {
       }
       tally.pending++;
       duration.record(tally.duration, o.seconds);
+    },
+    countCallback(outcome) {
+      callbacks.inc({ outcome });
     },
     countingIssuance(tokens) {
       const issue = tokens.issue.bind(tokens) as (...args: never[]) => Promise<unknown>;

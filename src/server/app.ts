@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/load-config.js";
 import { type AccessTokens, createAccessTokens } from "../core/access-tokens.js";
+import { type CallbackService, createCallbackService } from "../core/callback-service.js";
 import { type CheckService, createCheckService } from "../core/check-service.js";
 import { createEndpointDirectory } from "../core/endpoints.js";
 import { createRequestFilter } from "../core/filters/evaluate.js";
@@ -26,6 +27,7 @@ export interface App {
   readonly core: Initiator;
   readonly checks: CheckService;
   readonly sessionQueries: SessionQueries;
+  readonly callbacks: CallbackService;
 }
 
 /** Builds the store, the core and the instruments; opens nothing yet (the store opens on listen). */
@@ -52,5 +54,7 @@ export function createApp(config: Config, logger: Logger): App {
       checkWindowMs: config.gateway.checkWindowMs,
     }),
     sessionQueries: createSessionQueries(store),
+    // `changes` (WatchSession's announcements) is wired here once it exists.
+    callbacks: createCallbackService({ endpoints, store, changes: undefined, count: metrics.countCallback }),
   };
 }

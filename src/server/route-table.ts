@@ -6,6 +6,7 @@
 import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import type { Config } from "../config/load-config.js";
 import type { Admission } from "../http/admission.js";
+import { callbackRoute, isCallbackPath } from "../http/callback-route.js";
 import { checkJsonRoute, matchCheckPath } from "../http/check-json-route.js";
 import { connectUnaryRoute } from "../http/connect-unary-route.js";
 import { armDeadline, withDeadline } from "../http/deadline.js";
@@ -40,12 +41,14 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     headerListLimit(config.limits.maxHeaderBytes),
     gatewayPeerRoute(
       createPeerCheck(config.gateway.allowFrom, config.gateway.trustedProxies),
-      (path) => matchCheckPath(path) !== undefined || path.startsWith(`/${GatewayService.typeName}/`),
+      (path) =>
+        matchCheckPath(path) !== undefined || isCallbackPath(path) || path.startsWith(`/${GatewayService.typeName}/`),
     ),
     parts.admission.route,
     opsRoutes(app.state, app.metrics),
     withDeadline(initiateJsonRoute(app.core, body), deadlineMs),
     withDeadline(checkJsonRoute(app.checks, body), deadlineMs),
+    withDeadline(callbackRoute(app.callbacks, body), deadlineMs),
     ...(config.auth.openIssuance ? [withDeadline(openIssuanceRoute(app.tokens, body), deadlineMs)] : []),
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     ...(parts.fastRoutes ? [grpcUnaryRoute(app.core, lean), connectUnaryRoute(app.core, lean)] : []),
