@@ -1,10 +1,12 @@
 /**
  * Logs never show secrets: the real process runs at log level trace, gets
  * traffic over JSON, Connect and gRPC (issuing and revoking tokens, good and
- * bad calls, a malformed body carrying a token, a wrong API key), is stopped,
- * and ALL of its output (stdout and stderr) is searched for every access
- * token, API key and control key used. None may appear, in any spelling.
+ * bad calls, a malformed body carrying a token, a wrong API key, final-status
+ * callbacks), is stopped, and ALL of its output (stdout and stderr) is
+ * searched for every access token, API key, control key and callback
+ * `control` used. None may appear, in any spelling.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -76,6 +78,20 @@ it("access tokens, API keys and control keys never appear in the output", async 
     }),
   ).toBe(200);
 
+  // Final-status callbacks: verified (GET and form POST), a wrong control, an unknown endpoint.
+  const callback = (status: string, control?: string) => {
+    const p: Record<string, string> = { status, type: "sale", orderid: "42", client_orderid: "log-order" };
+    const digest = createHash("sha1").update(`${status}42log-order${TEST_ENDPOINT.controlKey}`).digest("hex");
+    return new URLSearchParams({ ...p, control: control ?? digest }).toString();
+  };
+  const controls = ["approved", "declined"].map((st) => new URLSearchParams(callback(st)).get("control") as string);
+  expect((await fetch(`${url}/callback/${TEST_ENDPOINT.id}?${callback("approved")}`)).status).toBe(200);
+  const form = { "content-type": "application/x-www-form-urlencoded" };
+  const formPost = (path: string, body: string) => fetch(`${url}${path}`, { method: "POST", headers: form, body });
+  expect((await formPost(`/callback/${TEST_ENDPOINT.id}`, callback("declined"))).status).toBe(200);
+  expect((await fetch(`${url}/callback/${TEST_ENDPOINT.id}?${callback("approved", "f".repeat(40))}`)).status).toBe(403);
+  expect((await fetch(`${url}/callback/9999?${callback("approved")}`)).status).toBe(404);
+
   proc.child.kill("SIGTERM");
   expect(await proc.exited).toBe(0);
   const { stdout, stderr } = proc.output();
@@ -99,6 +115,8 @@ it("access tokens, API keys and control keys never appear in the output", async 
     WRONG_API_KEY,
     controlKey,
     controlKey.replaceAll("-", ""),
+    ...controls,
+    "f".repeat(40),
     Buffer.from(controlKey.replaceAll("-", ""), "hex").toString("base64"),
     // A key held as bytes would show up in JSON as a list of numbers.
     Array.from(Buffer.from(controlKey.replaceAll("-", ""), "hex")).join(","),
