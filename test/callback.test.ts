@@ -201,7 +201,8 @@ describe("refused callbacks store nothing", () => {
     const { control: _, ...missing } = good;
     const dashless = { ...good, control: controlOf(good, TEST_CONTROL_KEY.replaceAll("-", "")) };
     const otherStatus = { ...good, status: "declined" };
-    for (const params of [wrong, missing, dashless, otherStatus, { ...good, control: "" }]) {
+    const refused: Record<string, string>[] = [wrong, missing, dashless, otherStatus, { ...good, control: "" }];
+    for (const params of refused) {
       sentControls.add(params.control ?? "");
       await expectRefused(await getCallback(s.url, TEST_ENDPOINT_ID, params), 403, "CALLBACK_CONTROL_INVALID", id);
     }

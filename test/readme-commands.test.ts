@@ -72,6 +72,22 @@ describe("README commands", () => {
     expect(JSON.parse(check as string).session.checkSignature).toBe(checkComputed);
   }, 90_000);
 
+  it('"Final-status callback" runs as written: control computed with sha1sum, the callback, its retry a duplicate', async () => {
+    const [block, ...rest] = shellBlocks("## Final-status callback", "<!-- /section:callback -->");
+    expect(rest).toEqual([]);
+    const script = `set -euo pipefail\n${(block ?? "").replaceAll("127.0.0.1:8080", new URL(server.url).host)}`;
+    const stdout = await new Promise<string>((done, fail) => {
+      const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir, INVOICE: `readme-${Date.now()}` };
+      execFile("bash", ["-c", script], { cwd: dir, env, timeout: 30_000 }, (error, out, err) =>
+        error || err ? fail(new Error(`${err} (${error?.message})`)) : done(out),
+      );
+    });
+    expect(stdout.trim().split("\n")).toEqual([
+      '{"received":true,"duplicate":false}',
+      '{"received":true,"duplicate":true}',
+    ]);
+  });
+
   it("calls buf through npx everywhere", () => {
     const lines = README.split("\n").filter((l) => /^\s*(\S+=\S+\s+)?buf\s/.test(l));
     expect(lines).toEqual([]);

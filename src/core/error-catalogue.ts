@@ -45,6 +45,7 @@ const invalid = (when: string) => spec("INVALID_REQUEST", 400, "invalid_argument
 const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denied", when);
 const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
 const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
+const notFound = (when: string) => spec("INVALID_REQUEST", 404, "not_found", when);
 
 /** Every error, by stable code. The order is the README table's order. */
 export const ERROR_CATALOGUE = {
@@ -161,22 +162,11 @@ export const ERROR_CATALOGUE = {
     "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
   ),
   PEER_NOT_ALLOWED: refused("A gateway-facing path was called from an address outside `gateway.allowFrom`."),
-  ENDPOINT_UNKNOWN: spec(
-    "INVALID_REQUEST",
-    404,
-    "not_found",
-    "A final-status callback's path (`/callback/{endpointId}`) names no configured endpoint; nothing is stored.",
-  ),
-  CALLBACK_CONTROL_INVALID: refused(
-    "A final-status callback has no `control`, or it is not the SHA-1 of status + orderid + client_orderid + the endpoint's control key as text; nothing is stored.",
-  ),
-  CALLBACK_PARAM_MISSING: invalid(
-    "A final-status callback (its `control` verified) lacks `status`, `type`, `orderid` or `client_orderid`, or one is empty; nothing is stored.",
-  ),
-  CALLBACK_PARAM_REPEATED: invalid("A final-status callback names a parameter more than once; nothing is stored."),
-  CALLBACK_PARAM_TOO_LONG: invalid(
-    "A final-status callback has more than 64 parameters, a parameter name over 64 characters or a value over 256; nothing is stored.",
-  ),
+  ENDPOINT_UNKNOWN: notFound("The endpoint id of a `/callback/{endpointId}` path is not configured; nothing stored."),
+  CALLBACK_CONTROL_INVALID: refused("A callback's `control` is missing or does not verify; nothing is stored."),
+  CALLBACK_PARAM_MISSING: invalid("A callback lacks `status`, `type`, `orderid` or `client_orderid`, or one is empty."),
+  CALLBACK_PARAM_REPEATED: invalid("A callback names a parameter more than once; nothing is stored."),
+  CALLBACK_PARAM_TOO_LONG: invalid("A callback has over 64 parameters, a name over 64 characters or a value over 256."),
   STORE_UNAVAILABLE: unavailable("The session store cannot be reached; nothing was started. Retry later."),
   HEADERS_TOO_LARGE: spec(
     "INVALID_REQUEST",
