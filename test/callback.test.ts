@@ -230,6 +230,10 @@ describe("refused callbacks store nothing", () => {
         expect(res.json.error.message).toContain(name);
       }
     }
+    // The control is checked first: without a verifying one the same callback is a 403.
+    const unsigned = callbackParams({ client_orderid: init.invoiceId, status: undefined, control: "0".repeat(40) });
+    const res = await getCallback(s.url, TEST_ENDPOINT_ID, unsigned);
+    await expectRefused(res, 403, "CALLBACK_CONTROL_INVALID", init.invoiceId);
   });
 
   it("a repeated parameter, in the query or across query and form body: 400 CALLBACK_PARAM_REPEATED", async () => {
