@@ -137,7 +137,7 @@ export const ERROR_CATALOGUE = {
     "INVALID_REQUEST",
     404,
     "not_found",
-    "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
+    "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification); SessionService's GetSession or WatchSession names an invoice this server never started.",
   ),
   SESSION_MISMATCH: refused(
     "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
@@ -186,7 +186,19 @@ export const ERROR_CATALOGUE = {
     "The server already has `limits.maxInFlight` requests in flight; nothing was started. Retry after the `Retry-After` seconds.",
   ),
   SHUTTING_DOWN: unavailable(
-    "The server is shutting down and takes no new requests; nothing was started. Retry on another instance.",
+    "The server is shutting down and takes no new requests; nothing was started (an open WatchSession stream ends with it too). Retry on another instance.",
+  ),
+  WATCHES_EXHAUSTED: spec(
+    "SERVER_UNAVAILABLE",
+    503,
+    "resource_exhausted",
+    "The server already streams `limits.maxWatches` WatchSession calls; nothing was started. Retry later or on another instance.",
+  ),
+  WATCH_EXPIRED: spec(
+    "SERVER_UNAVAILABLE",
+    504,
+    "deadline_exceeded",
+    "A WatchSession stream lasted `limits.watchMaxSeconds` (15 minutes by default) without the session becoming final; every change until then was sent. Watch again to go on.",
   ),
   DEADLINE_EXCEEDED: spec(
     "SERVER_UNAVAILABLE",

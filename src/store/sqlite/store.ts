@@ -12,11 +12,13 @@ import type { AccessTokenStore } from "../../core/access-token-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
+import type { StoreSessionChanges } from "../change-listeners.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
 import { startCheckpointer } from "./checkpointer.js";
 import type { SqliteContext } from "./dialect.js";
 import { applySqliteMigrations } from "./migrations.js";
 import { lockSqliteFile } from "./process-lock.js";
+import { createInProcessSessionChanges } from "./session-changes.js";
 import { createSqliteSessionQueries } from "./session-queries.js";
 import { createSqliteTokenQueries } from "./token-queries.js";
 import { createSqliteVelocityQueries } from "./velocity-queries.js";
@@ -71,7 +73,7 @@ export function openSqliteStore(
   SessionCheckStore &
   SessionQueryStore &
   AccessTokenStore &
-  VelocityStore & { readonly db: Database.Database } {
+  VelocityStore & { readonly db: Database.Database; readonly changes: StoreSessionChanges } {
   mkdirSync(dirname(options.path), { recursive: true });
   const lock = lockSqliteFile(options.path);
   let db: Database.Database;
@@ -100,15 +102,18 @@ export function openSqliteStore(
   };
   const { flush, ...sessions } = createSqliteSessionQueries(ctx);
   const probe = db.prepare("SELECT 1");
+  const changes = createInProcessSessionChanges();
 
   return {
     db,
+    changes,
     ...sessions,
     ...createSqliteTokenQueries(ctx),
     ...createSqliteVelocityQueries(ctx),
     ping: () => ctx.run(() => void probe.get()),
     async close() {
       if (closed) return;
+      await changes.close();
       flush();
       await walSync?.close();
       await checkpointer.close();
