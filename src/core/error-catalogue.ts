@@ -45,6 +45,7 @@ const invalid = (when: string) => spec("INVALID_REQUEST", 400, "invalid_argument
 const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denied", when);
 const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
 const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
+const overdue = (when: string) => spec("SERVER_UNAVAILABLE", 504, "deadline_exceeded", when);
 
 /** Every error, by stable code. The order is the README table's order. */
 export const ERROR_CATALOGUE = {
@@ -194,16 +195,10 @@ export const ERROR_CATALOGUE = {
     "resource_exhausted",
     "The server already streams `limits.maxWatches` WatchSession calls; nothing was started. Retry later or on another instance.",
   ),
-  WATCH_EXPIRED: spec(
-    "SERVER_UNAVAILABLE",
-    504,
-    "deadline_exceeded",
+  WATCH_EXPIRED: overdue(
     "A WatchSession stream lasted `limits.watchMaxSeconds` (15 minutes by default) without the session becoming final; every change until then was sent. Watch again to go on.",
   ),
-  DEADLINE_EXCEEDED: spec(
-    "SERVER_UNAVAILABLE",
-    504,
-    "deadline_exceeded",
+  DEADLINE_EXCEEDED: overdue(
     "The request outlived its deadline, the caller's (`grpc-timeout`, `connect-timeout-ms`) or the server's `limits.requestTimeoutMs`; it may or may not have been stored. Retry with a new request.",
   ),
   INTERNAL_ERROR: spec(
