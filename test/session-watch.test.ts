@@ -13,7 +13,7 @@ import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkBody, gatewayToken, initiate, postCheck, unknownInvoice } from "./support/gateway-fixtures.js";
-import { grpcJsGatewayClients } from "./support/grpc-js-client.js";
+import { decodeStatusDetails, grpcJsGatewayClients } from "./support/grpc-js-client.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
 import { bearer, finalInSqlite, gaugesReach, watchGauges } from "./support/watch-fixtures.js";
 
@@ -167,10 +167,54 @@ describe("WatchSession's limits", () => {
     const init = await initiate(t, "sale");
     const w = tc.watch(init.invoiceId, bearer(API_KEY), { deadline: Date.now() + 800 });
     await w.received(1);
+    // grpc-js ends the call itself at its deadline; the server's own answer is checked below.
     expect(await w.ended).toMatchObject({ code: grpc.status.DEADLINE_EXCEEDED });
     expect(await gaugesReach(t.url, 0)).toEqual({ open: 0, listeners: 0 });
   });
 });
+
+describe("the caller's deadline as the server answers it", () => {
+  it("grpc-timeout ends the stream with DEADLINE_EXCEEDED and its ErrorDetail after the first message", async () => {
+    const init = await initiate(s, "sale");
+    const session = http2.connect(s.url);
+    try {
+      const stream = session.request({
+        ":method": "POST",
+        ":path": WATCH_PATH,
+        "content-type": "application/grpc",
+        te: "trailers",
+        "grpc-timeout": "700m",
+        authorization: `Bearer ${API_KEY}`,
+      });
+      stream.end(grpcFrame(init.invoiceId));
+      let data = Buffer.alloc(0);
+      stream.on("data", (d: Buffer) => {
+        data = Buffer.concat([data, d]);
+      });
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => stream.once("trailers", resolve));
+      // One message: the session as it was.
+      expect(data.readUInt32BE(1)).toBe(data.length - 5);
+      expect(trailers["grpc-status"]).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+      const bin = Buffer.from(String(trailers["grpc-status-details-bin"]), "base64");
+      expect(decodeStatusDetails(bin).details).toEqual([
+        {
+          cause: "SERVER_UNAVAILABLE",
+          code: "DEADLINE_EXCEEDED",
+          message: "The request did not finish within the caller's deadline.",
+        },
+      ]);
+    } finally {
+      session.close();
+    }
+    expect(await gaugesReach(s.url, 0)).toEqual({ open: 0, listeners: 0 });
+  });
+});
+
+/** A gRPC request frame of WatchSessionRequest{invoice_id}. */
+function grpcFrame(invoiceId: string): Buffer {
+  const message = Buffer.from([0x0a, invoiceId.length, ...Buffer.from(invoiceId)]);
+  return Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
+}
 
 describe("a watch releases what it holds however it ends", () => {
   it("client cancel (grpc-js call.cancel())", async () => {
@@ -190,8 +234,6 @@ describe("a watch releases what it holds however it ends", () => {
     socket.on("error", () => undefined);
     const session = http2.connect(s.url, { createConnection: () => socket });
     session.on("error", () => undefined);
-    const message = Buffer.from([0x0a, invoiceId.length, ...Buffer.from(invoiceId)]);
-    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
     const stream = session.request({
       ":method": "POST",
       ":path": WATCH_PATH,
@@ -200,7 +242,7 @@ describe("a watch releases what it holds however it ends", () => {
       authorization: `Bearer ${API_KEY}`,
     });
     stream.on("error", () => undefined);
-    stream.end(frame);
+    stream.end(grpcFrame(invoiceId));
     await new Promise<void>((resolve, reject) => {
       stream.once("data", () => resolve());
       stream.once("close", () => reject(new Error("closed before a message")));
