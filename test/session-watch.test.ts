@@ -68,6 +68,25 @@ describe("WatchSession streams a session's changes", () => {
     expect(w.messages.map((m) => m.state)).toEqual(["STATE_INITIATED", "STATE_CHECKED", "STATE_FINAL"]);
   });
 
+  it("the check announces its first bind only, not a repeat nor a refusal", async () => {
+    const init = await initiate(s, "sale");
+    let heard = 0;
+    const stop = s.server.store.changes.listen(init.invoiceId, () => heard++);
+    try {
+      const settle = () => new Promise((r) => setTimeout(r, 50));
+      const body = checkBody(init, gatewayToken());
+      expect((await postCheck(s.url, "sale", init.invoiceId, body)).status).toBe(200);
+      await settle();
+      expect(heard).toBe(1);
+      expect((await postCheck(s.url, "sale", init.invoiceId, body)).status).toBe(200);
+      expect((await postCheck(s.url, "sale", init.invoiceId, checkBody(init, gatewayToken()))).status).toBe(409);
+      await settle();
+      expect(heard).toBe(1);
+    } finally {
+      stop();
+    }
+  });
+
   it("a session already final: one message, then OK", async () => {
     const init = await initiate(s, "sale");
     finalInSqlite(s.sqlitePath, init.invoiceId);

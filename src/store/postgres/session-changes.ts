@@ -55,7 +55,9 @@ export function createPostgresSessionChanges(options: PostgresChangesOptions): S
     const c = new pg.Client({
       connectionString: options.url,
       connectionTimeoutMillis: options.connectTimeoutMs,
+      // A connection cut without a reset is noticed in about a minute, not the OS's two hours.
       keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
       application_name: "cp-server-listen",
     });
     client = c;
