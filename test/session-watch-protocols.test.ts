@@ -68,6 +68,37 @@ describe("WatchSession over the Connect protocol", () => {
   });
 });
 
+describe("WatchSession over Connect on HTTP/1.1 outlives the request timeouts", () => {
+  it("ends at watchMaxSeconds with WATCH_EXPIRED, not at requestTimeoutMs nor node's request timeout", async () => {
+    // node:http's requestTimeout is requestTimeoutMs + 1 s here: 1.1 s.
+    const t = await startTestServer({
+      config: {
+        auth: { apiKeys: [{ key: API_KEY }] },
+        limits: { requestTimeoutMs: 100, headersTimeoutMs: 100, watchMaxSeconds: 2 },
+      },
+    });
+    try {
+      const client = createClient(SessionService, createConnectTransport({ baseUrl: t.url, httpVersion: "1.1" }));
+      const init = await initiate(t, "sale");
+      let messages = 0;
+      const failure = await (async () => {
+        try {
+          const headers = { authorization: `Bearer ${API_KEY}` };
+          for await (const _ of client.watchSession({ invoiceId: init.invoiceId }, { headers })) messages++;
+        } catch (e) {
+          return ConnectError.from(e);
+        }
+        return undefined;
+      })();
+      expect(messages).toBe(1);
+      expect(failure?.code).toBe(Code.DeadlineExceeded);
+      expect(failure?.rawMessage).toBe("The watch reached the server's limit of 2 s.");
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("buf curl", () => {
   it("watches a session over gRPC with the API key, as the README shows", async () => {
     const init = await initiate(s, "sale");

@@ -182,6 +182,27 @@ describe("WatchSession's limits", () => {
     expect(await gaugesReach(t.url, 0)).toEqual({ open: 0, listeners: 0 });
   });
 
+  it("a caller that reads nothing (flow-control window 0) is cut after the cap and its backstop", async () => {
+    const init = await initiate(t, "sale");
+    const session = http2.connect(t.url, { settings: { initialWindowSize: 0 } });
+    session.on("error", () => undefined);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": WATCH_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      authorization: `Bearer ${API_KEY}`,
+    });
+    stream.on("error", () => undefined);
+    stream.end(grpcFrame(init.invoiceId));
+    const closed = new Promise<number>((resolve) => stream.once("close", () => resolve(stream.rstCode ?? -1)));
+    expect(await gaugesReach(t.url, 1)).toEqual({ open: 1, listeners: 1 });
+    // 2 s cap, 2 s backstop, 1 s to flush: the server resets the stream it cannot finish.
+    expect(await closed).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect(await gaugesReach(t.url, 0)).toEqual({ open: 0, listeners: 0 });
+    session.close();
+  });
+
   it("the caller's deadline ends the watch with DEADLINE_EXCEEDED", async () => {
     const init = await initiate(t, "sale");
     const w = tc.watch(init.invoiceId, bearer(API_KEY), { deadline: Date.now() + 800 });
@@ -273,6 +294,27 @@ describe("a watch releases what it holds however it ends", () => {
     const init = await initiate(s, "sale");
     const { session, stream } = await rawWatch(init.invoiceId);
     expect(await watchGauges(s.url)).toEqual({ open: 1, listeners: 1 });
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    expect(await gaugesReach(s.url, 0)).toEqual({ open: 0, listeners: 0 });
+    session.close();
+  });
+
+  it("HTTP/2 stream reset while the caller reads nothing (flow-control window 0)", async () => {
+    const init = await initiate(s, "sale");
+    const session = http2.connect(s.url, { settings: { initialWindowSize: 0 } });
+    session.on("error", () => undefined);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": WATCH_PATH,
+      "content-type": "application/grpc",
+      te: "trailers",
+      authorization: `Bearer ${API_KEY}`,
+    });
+    stream.on("error", () => undefined);
+    stream.end(grpcFrame(init.invoiceId));
+    // The watch is open and its first message cannot be delivered.
+    expect(await gaugesReach(s.url, 1)).toEqual({ open: 1, listeners: 1 });
+    await postCheck(s.url, "sale", init.invoiceId, checkBody(init, gatewayToken()));
     stream.close(http2.constants.NGHTTP2_CANCEL);
     expect(await gaugesReach(s.url, 0)).toEqual({ open: 0, listeners: 0 });
     session.close();
