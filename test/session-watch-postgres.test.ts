@@ -35,7 +35,8 @@ beforeAll(async () => {
   if (!PG_AVAILABLE) return;
   db = await createTestDatabase("cp_watch");
   dir = mkdtempSync(join(tmpdir(), "cp-watch-"));
-  const config = () => testConfig({ postgres: db.url, poolMax: 4 });
+  // No poll within a test's time: what A sees, it heard through NOTIFY.
+  const config = () => testConfig({ postgres: db.url, poolMax: 4 }, { limits: { watchPollMs: 600_000 } });
   a = await startServerProcess(dir, "a", config());
   b = await startServerProcess(dir, "b", config());
 });
@@ -45,6 +46,26 @@ afterAll(async () => {
   await db.drop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Ends every LISTEN connection of session changes on the database, as a PostgreSQL restart does. */
+async function terminateListeners(): Promise<number> {
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  try {
+    // Polled: a LISTEN connection may still be opening.
+    for (let i = 0; i < 100; i++) {
+      const { rowCount } = await admin.query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cp-server-listen' AND query ILIKE 'LISTEN%'",
+        [db.name],
+      );
+      if (rowCount) return rowCount;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return 0;
+  } finally {
+    await admin.end();
+  }
+}
 
 let devices = 0;
 /** A sale started at `url`, as the app starts it. */
@@ -86,6 +107,24 @@ describe("WatchSession on two instances sharing PostgreSQL", () => {
     } finally {
       c.close();
       await other.close();
+    }
+  });
+
+  pgIt("after A's LISTEN connection is dropped, A's watcher still sees the check sent to B", async () => {
+    const c = grpcJsGatewayClients(portOf(a.url));
+    try {
+      const init = await initiateAt(a.url);
+      const w = c.watch(init.invoiceId, bearer(TEST_API_KEY));
+      await w.received(1);
+      expect(await terminateListeners()).toBeGreaterThan(0);
+      // Sent while A may still be reconnecting: caught up by the re-read after LISTEN, or heard.
+      expect((await postCheck(b.url, "sale", init.invoiceId, checkBody(init, gatewayToken()))).status).toBe(200);
+      expect(await w.received(2)).toMatchObject({ state: "STATE_CHECKED" });
+      expect(a.logLines.some((l) => String(l.msg).includes("LISTEN connection of session changes lost"))).toBe(true);
+      w.stream.cancel();
+      await w.ended;
+    } finally {
+      c.close();
     }
   });
 
@@ -151,23 +190,7 @@ describe("the PostgreSQL store's session changes", () => {
     const calls: string[] = [];
     const stop = one.changes.listen("invoice-z", () => calls.push("z"));
     try {
-      // As a PostgreSQL restart does to every connection (once the LISTEN connection is up).
-      const admin = new pg.Client({ connectionString: db.url });
-      await admin.connect();
-      try {
-        let terminated = 0;
-        for (let i = 0; i < 100 && terminated === 0; i++) {
-          const { rowCount } = await admin.query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'cp-server-listen' AND query ILIKE 'LISTEN%'",
-            [db.name],
-          );
-          terminated = rowCount ?? 0;
-          if (terminated === 0) await new Promise((r) => setTimeout(r, 20));
-        }
-        expect(terminated).toBeGreaterThan(0);
-      } finally {
-        await admin.end();
-      }
+      expect(await terminateListeners()).toBeGreaterThan(0);
       calls.length = 0;
       // The catch-up call after the new LISTEN.
       await heard(calls, "z");
