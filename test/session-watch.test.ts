@@ -184,17 +184,7 @@ describe("WatchSession's limits", () => {
 
   it("a caller that reads nothing (flow-control window 0) is cut after the cap and its backstop", async () => {
     const init = await initiate(t, "sale");
-    const session = http2.connect(t.url, { settings: { initialWindowSize: 0 } });
-    session.on("error", () => undefined);
-    const stream = session.request({
-      ":method": "POST",
-      ":path": WATCH_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-      authorization: `Bearer ${API_KEY}`,
-    });
-    stream.on("error", () => undefined);
-    stream.end(grpcFrame(init.invoiceId));
+    const { session, stream } = rawWatchCall(t.url, init.invoiceId, { settings: { initialWindowSize: 0 } });
     const closed = new Promise<number>((resolve) => stream.once("close", () => resolve(stream.rstCode ?? -1)));
     expect(await gaugesReach(t.url, 1)).toEqual({ open: 1, listeners: 1 });
     // 2 s cap, 2 s backstop, 1 s to flush: the server resets the stream it cannot finish.
@@ -216,17 +206,8 @@ describe("WatchSession's limits", () => {
 describe("the caller's deadline as the server answers it", () => {
   it("grpc-timeout ends the stream with DEADLINE_EXCEEDED and its ErrorDetail after the first message", async () => {
     const init = await initiate(s, "sale");
-    const session = http2.connect(s.url);
+    const { session, stream } = rawWatchCall(s.url, init.invoiceId, {}, { "grpc-timeout": "700m" });
     try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": WATCH_PATH,
-        "content-type": "application/grpc",
-        te: "trailers",
-        "grpc-timeout": "700m",
-        authorization: `Bearer ${API_KEY}`,
-      });
-      stream.end(grpcFrame(init.invoiceId));
       let data = Buffer.alloc(0);
       stream.on("data", (d: Buffer) => {
         data = Buffer.concat([data, d]);
@@ -256,6 +237,28 @@ function grpcFrame(invoiceId: string): Buffer {
   return Buffer.concat([Buffer.from([0, 0, 0, 0, message.length]), message]);
 }
 
+/** A WatchSession call over raw node:http2, its request sent whole. */
+function rawWatchCall(
+  url: string,
+  invoiceId: string,
+  options: http2.ClientSessionOptions = {},
+  headers: http2.OutgoingHttpHeaders = {},
+) {
+  const session = http2.connect(url, options);
+  session.on("error", () => undefined);
+  const stream = session.request({
+    ":method": "POST",
+    ":path": WATCH_PATH,
+    "content-type": "application/grpc",
+    te: "trailers",
+    authorization: `Bearer ${API_KEY}`,
+    ...headers,
+  });
+  stream.on("error", () => undefined);
+  stream.end(grpcFrame(invoiceId));
+  return { session, stream };
+}
+
 describe("a watch releases what it holds however it ends", () => {
   it("client cancel (grpc-js call.cancel())", async () => {
     const init = await initiate(s, "sale");
@@ -272,17 +275,7 @@ describe("a watch releases what it holds however it ends", () => {
     // Our own socket under the session, so the test can cut it.
     const socket = net.connect(s.port, "127.0.0.1");
     socket.on("error", () => undefined);
-    const session = http2.connect(s.url, { createConnection: () => socket });
-    session.on("error", () => undefined);
-    const stream = session.request({
-      ":method": "POST",
-      ":path": WATCH_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-      authorization: `Bearer ${API_KEY}`,
-    });
-    stream.on("error", () => undefined);
-    stream.end(grpcFrame(invoiceId));
+    const { session, stream } = rawWatchCall(s.url, invoiceId, { createConnection: () => socket });
     await new Promise<void>((resolve, reject) => {
       stream.once("data", () => resolve());
       stream.once("close", () => reject(new Error("closed before a message")));
@@ -301,17 +294,7 @@ describe("a watch releases what it holds however it ends", () => {
 
   it("HTTP/2 stream reset while the caller reads nothing (flow-control window 0)", async () => {
     const init = await initiate(s, "sale");
-    const session = http2.connect(s.url, { settings: { initialWindowSize: 0 } });
-    session.on("error", () => undefined);
-    const stream = session.request({
-      ":method": "POST",
-      ":path": WATCH_PATH,
-      "content-type": "application/grpc",
-      te: "trailers",
-      authorization: `Bearer ${API_KEY}`,
-    });
-    stream.on("error", () => undefined);
-    stream.end(grpcFrame(init.invoiceId));
+    const { session, stream } = rawWatchCall(s.url, init.invoiceId, { settings: { initialWindowSize: 0 } });
     // The watch is open and its first message cannot be delivered.
     expect(await gaugesReach(s.url, 1)).toEqual({ open: 1, listeners: 1 });
     await postCheck(s.url, "sale", init.invoiceId, checkBody(init, gatewayToken()));
