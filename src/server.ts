@@ -13,6 +13,7 @@ import type { NodeHandler } from "./http/node-types.js";
 import { OPEN_ISSUANCE_PATH } from "./http/open-issuance-route.js";
 import { OPS_PATHS } from "./http/ops-routes.js";
 import { createRequestListener } from "./http/request-listener.js";
+import { WATCH_SESSION_PATH } from "./http/session-rpc.js";
 import type { Metrics } from "./ops/metrics.js";
 import { drain } from "./ops/shutdown.js";
 import { createApp } from "./server/app.js";
@@ -65,9 +66,14 @@ export function createServer(config: Config, logger: Logger, seams: ServerSeams 
   const admission = createAdmission({
     maxInFlight: config.limits.maxInFlight,
     isDraining: () => app.state.draining,
-    // Probes, metrics and reflection must answer even when the server is full.
+    // Probes, metrics and reflection must answer even when the server is full;
+    // a watch lasts minutes and has its own limit (limits.maxWatches), so it
+    // never holds a place the payments need.
     isExempt: (path) =>
-      OPS_PATHS.has(path) || path.startsWith("/grpc.health.v1.Health/") || path.startsWith("/grpc.reflection."),
+      OPS_PATHS.has(path) ||
+      path === WATCH_SESSION_PATH ||
+      path.startsWith("/grpc.health.v1.Health/") ||
+      path.startsWith("/grpc.reflection."),
     isRpc: (path) => rpc.paths.has(path),
     deadlineMs: config.limits.requestTimeoutMs,
   });

@@ -129,6 +129,14 @@ export const configFileSchema = z.strictObject({
       // After GOAWAY, a connection still open this long (streams unfinished, or the
       // caller keeps its socket) is cut.
       http2GoawayTimeoutMs: milliseconds(100, 600_000).default(5_000),
+      // SessionService.WatchSession streams open at once, counted apart from
+      // maxInFlight (a watch lasts minutes); past it a new watch gets WATCHES_EXHAUSTED.
+      maxWatches: z.number().int().min(1).max(1_000_000).default(1000),
+      // The longest one watch lasts (the request deadline does not apply to it);
+      // then it ends with WATCH_EXPIRED (DEADLINE_EXCEEDED) and the caller watches again.
+      watchMaxSeconds: z.number().int().min(1).max(86_400).default(900),
+      // How often a watch re-reads its session even when no change was announced.
+      watchPollMs: milliseconds(100, 600_000).default(5_000),
     })
     .prefault({}),
   shutdown: z

@@ -33,6 +33,12 @@ export interface Config {
     readonly http2IdleTimeoutMs: number;
     readonly http2HeadersTimeoutMs: number;
     readonly http2GoawayTimeoutMs: number;
+    /** WatchSession streams open at once (apart from maxInFlight). */
+    readonly maxWatches: number;
+    /** The longest one watch lasts. */
+    readonly watchMaxSeconds: number;
+    /** How often a watch re-reads its session without an announcement. */
+    readonly watchPollMs: number;
   };
   readonly shutdown: { readonly graceSeconds: number };
   readonly log: { readonly level: ConfigFile["log"]["level"] };

@@ -12,6 +12,7 @@ import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import type { Operation } from "./initiate-request.js";
 import { hashAccessToken } from "./initiator.js";
+import type { SessionChanges } from "./session-changes.js";
 import { GatewayTokenInUseError, type SessionCheckStore } from "./session-state.js";
 import { signCheck } from "./signature.js";
 import { rethrowStoreFailure } from "./store-failure.js";
@@ -33,6 +34,8 @@ export interface CheckServiceDeps {
   readonly tokens: Pick<AccessTokenStore, "findToken">;
   /** How long after its initiate a session may first be checked. */
   readonly checkWindowMs: number;
+  /** Told after a first bind, so WatchSession streams the checked state; none: nobody is told. */
+  readonly changes?: Pick<SessionChanges, "announce">;
   readonly now?: () => Date;
 }
 
@@ -108,6 +111,8 @@ export function createCheckService(deps: CheckServiceDeps): CheckService {
       });
       // Another check bound a different token between our read and our write.
       if (bound === undefined || !sameText(bound, tokenHash)) throw alreadyChecked();
+      // Never rejects; not awaited, so the check's answer does not wait on a NOTIFY.
+      void deps.changes?.announce(stored.invoiceId);
     }
     const checkSignature = signCheck(endpoint.controlKey, {
       serialNumber: stored.serialNumber,

@@ -46,6 +46,7 @@ const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denie
 const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
 const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
 const notFound = (when: string) => spec("INVALID_REQUEST", 404, "not_found", when);
+const overdue = (when: string) => spec("SERVER_UNAVAILABLE", 504, "deadline_exceeded", when);
 
 /** Every error, by stable code. The order is the README table's order. */
 export const ERROR_CATALOGUE = {
@@ -138,7 +139,7 @@ export const ERROR_CATALOGUE = {
     "INVALID_REQUEST",
     404,
     "not_found",
-    "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
+    "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification); SessionService's GetSession or WatchSession names an invoice this server never started.",
   ),
   SESSION_MISMATCH: refused(
     "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
@@ -192,12 +193,18 @@ export const ERROR_CATALOGUE = {
     "The server already has `limits.maxInFlight` requests in flight; nothing was started. Retry after the `Retry-After` seconds.",
   ),
   SHUTTING_DOWN: unavailable(
-    "The server is shutting down and takes no new requests; nothing was started. Retry on another instance.",
+    "The server is shutting down and takes no new requests; nothing was started (an open WatchSession stream ends with it too). Retry on another instance.",
   ),
-  DEADLINE_EXCEEDED: spec(
+  WATCHES_EXHAUSTED: spec(
     "SERVER_UNAVAILABLE",
-    504,
-    "deadline_exceeded",
+    503,
+    "resource_exhausted",
+    "The server already streams `limits.maxWatches` WatchSession calls; nothing was started. Retry later or on another instance.",
+  ),
+  WATCH_EXPIRED: overdue(
+    "A WatchSession stream lasted `limits.watchMaxSeconds` (15 minutes by default) without the session becoming final; every change until then was sent. Watch again to go on.",
+  ),
+  DEADLINE_EXCEEDED: overdue(
     "The request outlived its deadline, the caller's (`grpc-timeout`, `connect-timeout-ms`) or the server's `limits.requestTimeoutMs`; it may or may not have been stored. Retry with a new request.",
   ),
   INTERNAL_ERROR: spec(

@@ -46,6 +46,11 @@ export interface RequestState {
   onDeadline?: ((error: AppError) => void) | undefined;
   /** The error due once the deadline has passed. */
   expired?: AppError;
+  /**
+   * A stream that keeps its deadline (WatchSession: a backstop past its own
+   * cap, for a caller that stops reading); other streams have none.
+   */
+  streamDeadline?: boolean;
 }
 
 // The record rides on the request object under a private symbol. A WeakMap

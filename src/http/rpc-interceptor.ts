@@ -12,7 +12,8 @@ import { kRequestState } from "./request-state.js";
  * Refuses RPCs marked by admission, and bounds unary RPCs by the request's
  * deadline (deadline.ts, armed when the request was routed) or the caller's
  * (grpc-timeout, connect-timeout-ms, which connect turns into an abort),
- * whichever comes first. Streams (Health.Watch, reflection) are not bounded.
+ * whichever comes first. Streams (Health.Watch, reflection) are not bounded,
+ * except by a deadline their route armed for them (`streamDeadline`).
  */
 export function refusalAndDeadlineInterceptor(): Interceptor {
   return (next) => async (req) => {
@@ -23,7 +24,7 @@ export function refusalAndDeadlineInterceptor(): Interceptor {
       throw toConnectError(refusal);
     }
     if (req.stream) {
-      clearDeadline(log);
+      if (!log?.streamDeadline) clearDeadline(log);
       return next(req);
     }
     let onAbort: (() => void) | undefined;

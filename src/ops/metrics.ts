@@ -37,6 +37,12 @@ export interface Metrics {
    * count); read, not pushed, so a request costs the gauge nothing.
    */
   readInFlightFrom(read: () => number): void;
+  /**
+   * Where `cp_watches_open` (WatchSession streams open) and
+   * `cp_session_change_listeners` (listeners of session changes registered
+   * in the store) are read at each scrape.
+   */
+  readWatchesFrom(watches: () => number, listeners: () => number): void;
   observeRequest(o: RequestObservation): void;
   /** Counts one final-status callback: stored (matched a session), unmatched (kept), or duplicate. */
   countCallback(outcome: "stored" | "duplicate" | "unmatched"): void;
@@ -90,6 +96,24 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       this.set(readInFlight());
+    },
+  });
+  let readWatches = () => 0;
+  let readListeners = () => 0;
+  new Gauge({
+    name: "cp_watches_open",
+    help: "SessionService.WatchSession streams open (counted against limits.maxWatches, not maxInFlight).",
+    registers: [registry],
+    collect() {
+      this.set(readWatches());
+    },
+  });
+  new Gauge({
+    name: "cp_session_change_listeners",
+    help: "Listeners of session changes registered in the store (one per open watch).",
+    registers: [registry],
+    collect() {
+      this.set(readListeners());
     },
   });
   const tokensIssued = new Counter({
@@ -147,6 +171,10 @@ export function createMetrics(): Metrics {
     registry,
     readInFlightFrom(read) {
       readInFlight = read;
+    },
+    readWatchesFrom(watches, listeners) {
+      readWatches = watches;
+      readListeners = listeners;
     },
     observeRequest(o) {
       const cause = o.cause ?? "";

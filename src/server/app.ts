@@ -13,6 +13,7 @@ import { createRequestFilter } from "../core/filters/evaluate.js";
 import { buildFilterRules } from "../core/filters/rules.js";
 import { createInitiator, type Initiator } from "../core/initiator.js";
 import { createSessionQueries, type SessionQueries } from "../core/session-queries.js";
+import { createSessionWatcher, type SessionWatcher } from "../core/session-watch.js";
 import { createServingState, type ServingState } from "../ops/health.js";
 import { createMetrics, type Metrics } from "../ops/metrics.js";
 import { type AppStore, openStore } from "../store/open-store.js";
@@ -28,6 +29,8 @@ export interface App {
   readonly checks: CheckService;
   readonly sessionQueries: SessionQueries;
   readonly callbacks: CallbackService;
+  /** SessionService.WatchSession's streams, ended when the server drains. */
+  readonly watcher: SessionWatcher;
 }
 
 /** Builds the store, the core and the instruments; opens nothing yet (the store opens on listen). */
@@ -41,10 +44,23 @@ export function createApp(config: Config, logger: Logger): App {
     createAccessTokens({ store, defaultLifetimeSeconds: config.auth.tokenLifetimeSeconds }),
   );
   const endpoints = createEndpointDirectory(config.endpoints);
+  const state = createServingState(store);
+  const watcher = createSessionWatcher({
+    sessions: store,
+    changes: store.changes,
+    maxWatches: config.limits.maxWatches,
+    maxMs: config.limits.watchMaxSeconds * 1000,
+    pollMs: config.limits.watchPollMs,
+    stopping: state.drainSignal,
+  });
+  metrics.readWatchesFrom(
+    () => watcher.open,
+    () => store.changes.listeners,
+  );
   return {
     metrics,
     store,
-    state: createServingState(store),
+    state,
     tokens,
     core: createInitiator({ endpoints, store, filters, checkAccessToken: tokens.check }),
     checks: createCheckService({
@@ -52,9 +68,10 @@ export function createApp(config: Config, logger: Logger): App {
       sessions: store,
       tokens: store,
       checkWindowMs: config.gateway.checkWindowMs,
+      changes: store.changes,
     }),
     sessionQueries: createSessionQueries(store),
-    // `changes` (WatchSession's announcements) is wired here once it exists.
-    callbacks: createCallbackService({ endpoints, store, changes: undefined, count: metrics.countCallback }),
+    callbacks: createCallbackService({ endpoints, store, changes: store.changes, count: metrics.countCallback }),
+    watcher,
   };
 }

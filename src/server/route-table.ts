@@ -20,8 +20,16 @@ import { requestGuardRoute } from "../http/request-guards.js";
 import type { LastRoute } from "../http/request-listener.js";
 import { requestIdOf } from "../http/request-state.js";
 import type { Route } from "../http/route.js";
+import { WATCH_SESSION_PATH } from "../http/session-rpc.js";
 import type { App } from "./app.js";
 import type { RpcServices } from "./rpc-services.js";
+
+/**
+ * How long past `limits.watchMaxSeconds` a watch's stream is cut when it has
+ * not ended by itself: its caller stopped reading, so the core's own end
+ * cannot be delivered (then a second more to flush, as every deadline).
+ */
+const WATCH_BACKSTOP_MS = 2000;
 
 /** What the table routes to besides the app. */
 export interface RouteTableParts {
@@ -53,11 +61,15 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     ...(parts.fastRoutes ? [grpcUnaryRoute(app.core, lean), connectUnaryRoute(app.core, lean)] : []),
   ];
-  const last: LastRoute = (req, res, _path, log) => {
+  const watchBackstopMs = config.limits.watchMaxSeconds * 1000 + WATCH_BACKSTOP_MS;
+  const last: LastRoute = (req, res, path, log) => {
     // connect writes its own headers; this one goes in first.
     res.setHeader("x-request-id", requestIdOf(res));
+    // A watch is exempt from the request deadline, not from every bound.
+    const watch = path === WATCH_SESSION_PATH;
+    if (watch) log.streamDeadline = true;
     // Answered at expiry by the body or the interceptor, in connect's words.
-    armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
+    armDeadline(req, res, log, { ms: watch ? watchBackstopMs : deadlineMs }, () => undefined);
     // An unknown path gets the JSON 404, an unknown RPC UNIMPLEMENTED (rpc-services.ts).
     parts.rpc.handler(req, res);
   };

@@ -37,7 +37,7 @@ export function createRpcServices(app: App, config: Config): RpcServices {
       registerInitiateService(router, app.core);
       registerAuthService(router, app.tokens, apiKeys);
       registerGatewayService(router, app.checks);
-      registerSessionService(router, app.sessionQueries, apiKeys);
+      registerSessionService(router, app.sessionQueries, app.watcher, apiKeys);
       registerHealth(router, { state: app.state });
       // Last: reflection describes every service registered before it.
       registerReflection(router);

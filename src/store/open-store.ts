@@ -10,6 +10,7 @@ import type { CallbackStore } from "../core/callback-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../core/session-state.js";
 import type { SessionStore } from "../core/session-store.js";
 import type { VelocityStore } from "../core/velocity-store.js";
+import type { StoreSessionChanges } from "./change-listeners.js";
 import { openPostgresStore, redactDatabaseUrl } from "./postgres/store.js";
 import { openSqliteStore } from "./sqlite/store.js";
 
@@ -23,6 +24,8 @@ export interface AppStore
     CallbackStore {
   /** Which implementation this is, for logs. */
   readonly kind: "sqlite" | "postgres";
+  /** Who hears that a session changed: this process (SQLite), every instance on the database (PostgreSQL). */
+  readonly changes: StoreSessionChanges;
   /**
    * Resolves once the schema is migrated and the database answered; rejects
    * with StoreUnavailableError when it cannot be reached. SQLite is ready at
@@ -49,6 +52,11 @@ export function openStore(store: Config["store"], logger?: Logger): AppStore {
       connectTimeoutMs: store.postgres.connectTimeoutMs,
       queryTimeoutMs: store.postgres.queryTimeoutMs,
       onIdleError: (e) => logger?.warn({ err: { message: e.message } }, "postgres connection lost"),
+      onListenError: (e) =>
+        logger?.warn(
+          { err: { message: e.message } },
+          "postgres LISTEN connection of session changes lost; reconnecting",
+        ),
     });
     return Object.assign(pg, { kind: "postgres" as const });
   }

@@ -141,6 +141,23 @@ export function grpcJsClients(port: number, options: grpc.ChannelOptions = {}) {
   };
 }
 
+/** How a server stream ended, as a grpc-js caller sees it. */
+export interface WatchEnd {
+  code: number;
+  details: string;
+  detail: Detail | undefined;
+}
+
+/** A WatchSession call and what it streamed so far. */
+export interface WatchStream {
+  readonly stream: grpc.ClientReadableStream<unknown>;
+  /** Each message's session, in order (enums as their names). */
+  readonly messages: Record<string, unknown>[];
+  readonly ended: Promise<WatchEnd>;
+  /** Waits until `count` messages came; the last of them. */
+  received(count: number, withinMs?: number): Promise<Record<string, unknown>>;
+}
+
 const GATEWAY_PROTO_FILES = ["toptechpay/gateway/v1/gateway.proto", "toptechpay/session/v1/session.proto"];
 
 /**
@@ -161,10 +178,54 @@ export function grpcJsGatewayClients(port: number, options: grpc.ChannelOptions 
   const gateway = new pkg.toptechpay.gateway.v1.GatewayService(address, credentials, options) as grpc.Client;
   const sessions = new pkg.toptechpay.session.v1.SessionService(address, credentials, options) as grpc.Client;
   const { call, close } = grpcJsClients(port, options);
+  /** Opens SessionService.WatchSession and collects what it streams. */
+  function watch(invoiceId: string, metadata = new grpc.Metadata(), callOptions: grpc.CallOptions = {}): WatchStream {
+    const stream = (sessions as Loaded).watchSession(
+      { invoiceId },
+      metadata,
+      callOptions,
+    ) as grpc.ClientReadableStream<{ session: Record<string, unknown> }>;
+    const messages: Record<string, unknown>[] = [];
+    const waiters: (() => void)[] = [];
+    stream.on("data", (m: { session: Record<string, unknown> }) => {
+      messages.push(m.session);
+      for (const w of waiters.splice(0)) w();
+    });
+    const ended = new Promise<WatchEnd>((resolve) => {
+      stream.on("status", (st: grpc.StatusObject) => {
+        const bin = st.metadata.get("grpc-status-details-bin")[0] as Buffer | undefined;
+        resolve({ code: st.code, details: st.details, detail: decodeStatusDetails(bin).details[0] });
+        for (const w of waiters.splice(0)) w();
+      });
+    });
+    // A failed stream also emits "error"; the status above says what it was.
+    stream.on("error", () => undefined);
+    let done = false;
+    void ended.then(() => {
+      done = true;
+    });
+    return {
+      stream,
+      messages,
+      ended,
+      async received(count, withinMs = 10_000) {
+        const until = Date.now() + withinMs;
+        while (messages.length < count) {
+          if (done || Date.now() > until) throw new Error(`${messages.length} of ${count} messages`);
+          await new Promise<void>((r) => {
+            waiters.push(r);
+            setTimeout(r, 100);
+          });
+        }
+        return messages[count - 1] as Record<string, unknown>;
+      },
+    };
+  }
   return {
     gateway,
     sessions,
     call,
+    watch,
     close() {
       gateway.close();
       sessions.close();

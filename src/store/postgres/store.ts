@@ -16,10 +16,12 @@ import type { CallbackStore } from "../../core/callback-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
+import type { StoreSessionChanges } from "../change-listeners.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
 import { createPostgresCallbackQueries } from "./callback-queries.js";
 import type { PostgresQuery, PostgresTransaction } from "./dialect.js";
 import { applyPostgresMigrations } from "./migrations.js";
+import { createPostgresSessionChanges } from "./session-changes.js";
 import { createPostgresSessionQueries } from "./session-queries.js";
 import { createPostgresTokenQueries } from "./token-queries.js";
 import { createPostgresVelocityQueries } from "./velocity-queries.js";
@@ -36,6 +38,8 @@ export interface PostgresStoreOptions {
   readonly queryTimeoutMs?: number;
   /** Called with errors on idle connections (e.g. PostgreSQL restarting), for the log. */
   readonly onIdleError?: (e: Error) => void;
+  /** Called when the LISTEN connection of session changes drops or cannot be opened, for the log. */
+  readonly onListenError?: (e: Error) => void;
 }
 
 /** The PostgreSQL store: sessions (with their state), tokens, velocity counts and callbacks, plus its lifecycle. */
@@ -47,6 +51,8 @@ export interface PostgresStore
     VelocityStore,
     CallbackStore {
   readonly pool: pg.Pool;
+  /** Session changes across every instance on the database (LISTEN/NOTIFY). */
+  readonly changes: StoreSessionChanges;
   /** Applies pending migrations (once); rejects when PostgreSQL cannot be reached. */
   ready(): Promise<void>;
 }
@@ -126,9 +132,16 @@ export function openPostgresStore(options: PostgresStoreOptions): PostgresStore 
       throw e;
     }
   };
+  const changes = createPostgresSessionChanges({
+    url: options.url,
+    pool,
+    connectTimeoutMs: options.connectTimeoutMs ?? 1000,
+    onListenError: options.onListenError,
+  });
 
   return {
     pool,
+    changes,
     ready,
     ...createPostgresSessionQueries(query),
     ...createPostgresCallbackQueries(query, transaction),
@@ -140,6 +153,7 @@ export function openPostgresStore(options: PostgresStoreOptions): PostgresStore 
     async close() {
       if (closed) return;
       closed = true;
+      await changes.close();
       await pool.end();
     },
   };

@@ -13,12 +13,14 @@ import type { CallbackStore } from "../../core/callback-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
+import type { StoreSessionChanges } from "../change-listeners.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
 import { createSqliteCallbackQueries } from "./callback-queries.js";
 import { startCheckpointer } from "./checkpointer.js";
 import type { SqliteContext } from "./dialect.js";
 import { applySqliteMigrations } from "./migrations.js";
 import { lockSqliteFile } from "./process-lock.js";
+import { createInProcessSessionChanges } from "./session-changes.js";
 import { createSqliteSessionQueries } from "./session-queries.js";
 import { createSqliteTokenQueries } from "./token-queries.js";
 import { createSqliteVelocityQueries } from "./velocity-queries.js";
@@ -74,7 +76,7 @@ export function openSqliteStore(
   SessionQueryStore &
   AccessTokenStore &
   VelocityStore &
-  CallbackStore & { readonly db: Database.Database } {
+  CallbackStore & { readonly db: Database.Database; readonly changes: StoreSessionChanges } {
   mkdirSync(dirname(options.path), { recursive: true });
   const lock = lockSqliteFile(options.path);
   let db: Database.Database;
@@ -103,9 +105,11 @@ export function openSqliteStore(
   };
   const { flush, ...sessions } = createSqliteSessionQueries(ctx);
   const probe = db.prepare("SELECT 1");
+  const changes = createInProcessSessionChanges();
 
   return {
     db,
+    changes,
     ...sessions,
     ...createSqliteTokenQueries(ctx),
     ...createSqliteVelocityQueries(ctx),
@@ -113,6 +117,7 @@ export function openSqliteStore(
     ping: () => ctx.run(() => void probe.get()),
     async close() {
       if (closed) return;
+      await changes.close();
       flush();
       await walSync?.close();
       await checkpointer.close();

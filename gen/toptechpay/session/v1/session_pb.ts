@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file toptechpay/session/v1/session.proto.
  */
 export const file_toptechpay_session_v1_session: GenFile = /*@__PURE__*/
-  fileDesc("CiN0b3B0ZWNocGF5L3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxIVdG9wdGVjaHBheS5zZXNzaW9uLnYxIqkDCgdTZXNzaW9uEhIKCmludm9pY2VfaWQYASABKAkSMwoJb3BlcmF0aW9uGAIgASgOMiAudG9wdGVjaHBheS5zZXNzaW9uLnYxLk9wZXJhdGlvbhITCgtlbmRwb2ludF9pZBgDIAEoCRIaCg1hbW91bnRfY2VudGlzGAQgASgDSACIAQESEAoIY3VycmVuY3kYBSABKAkSFQoNc2VyaWFsX251bWJlchgGIAEoCRIrCgVzdGF0ZRgHIAEoDjIcLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TdGF0ZRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjaGVja2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxmaW5hbF9zdGF0dXMYCiABKAkSGAoQZ2F0ZXdheV9vcmRlcl9pZBgLIAEoCRIsCghmaW5hbF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCEAoOX2Ftb3VudF9jZW50aXMiJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKaW52b2ljZV9pZBgBIAEoCSJFChJHZXRTZXNzaW9uUmVzcG9uc2USLwoHc2Vzc2lvbhgBIAEoCzIeLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TZXNzaW9uIv0BChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhoKDXNlcmlhbF9udW1iZXIYASABKAlIAIgBARIrCgVzdGF0ZRgCIAEoDjIcLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TdGF0ZRIwCgxjcmVhdGVkX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCUIQCg5fc2VyaWFsX251bWJlciJhChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIwCghzZXNzaW9ucxgBIAMoCzIeLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpWCglPcGVyYXRpb24SGQoVT1BFUkFUSU9OX1VOU1BFQ0lGSUVEEAASEgoOT1BFUkFUSU9OX1NBTEUQARIaChZPUEVSQVRJT05fVkVSSUZJQ0FUSU9OEAIqVwoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABITCg9TVEFURV9JTklUSUFURUQQARIRCg1TVEFURV9DSEVDS0VEEAISDwoLU1RBVEVfRklOQUwQAzLcAQoOU2Vzc2lvblNlcnZpY2USYQoKR2V0U2Vzc2lvbhIoLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5HZXRTZXNzaW9uUmVxdWVzdBopLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5HZXRTZXNzaW9uUmVzcG9uc2USZwoMTGlzdFNlc3Npb25zEioudG9wdGVjaHBheS5zZXNzaW9uLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaKy50b3B0ZWNocGF5LnNlc3Npb24udjEuTGlzdFNlc3Npb25zUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiN0b3B0ZWNocGF5L3Nlc3Npb24vdjEvc2Vzc2lvbi5wcm90bxIVdG9wdGVjaHBheS5zZXNzaW9uLnYxIqkDCgdTZXNzaW9uEhIKCmludm9pY2VfaWQYASABKAkSMwoJb3BlcmF0aW9uGAIgASgOMiAudG9wdGVjaHBheS5zZXNzaW9uLnYxLk9wZXJhdGlvbhITCgtlbmRwb2ludF9pZBgDIAEoCRIaCg1hbW91bnRfY2VudGlzGAQgASgDSACIAQESEAoIY3VycmVuY3kYBSABKAkSFQoNc2VyaWFsX251bWJlchgGIAEoCRIrCgVzdGF0ZRgHIAEoDjIcLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TdGF0ZRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjaGVja2VkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxmaW5hbF9zdGF0dXMYCiABKAkSGAoQZ2F0ZXdheV9vcmRlcl9pZBgLIAEoCRIsCghmaW5hbF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCEAoOX2Ftb3VudF9jZW50aXMiJwoRR2V0U2Vzc2lvblJlcXVlc3QSEgoKaW52b2ljZV9pZBgBIAEoCSJFChJHZXRTZXNzaW9uUmVzcG9uc2USLwoHc2Vzc2lvbhgBIAEoCzIeLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TZXNzaW9uIv0BChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhoKDXNlcmlhbF9udW1iZXIYASABKAlIAIgBARIrCgVzdGF0ZRgCIAEoDjIcLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TdGF0ZRIwCgxjcmVhdGVkX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCUIQCg5fc2VyaWFsX251bWJlciJhChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIwCghzZXNzaW9ucxgBIAMoCzIeLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TZXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIpChNXYXRjaFNlc3Npb25SZXF1ZXN0EhIKCmludm9pY2VfaWQYASABKAkiRwoUV2F0Y2hTZXNzaW9uUmVzcG9uc2USLwoHc2Vzc2lvbhgBIAEoCzIeLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5TZXNzaW9uKlYKCU9wZXJhdGlvbhIZChVPUEVSQVRJT05fVU5TUEVDSUZJRUQQABISCg5PUEVSQVRJT05fU0FMRRABEhoKFk9QRVJBVElPTl9WRVJJRklDQVRJT04QAipXCgVTdGF0ZRIVChFTVEFURV9VTlNQRUNJRklFRBAAEhMKD1NUQVRFX0lOSVRJQVRFRBABEhEKDVNUQVRFX0NIRUNLRUQQAhIPCgtTVEFURV9GSU5BTBADMscCCg5TZXNzaW9uU2VydmljZRJhCgpHZXRTZXNzaW9uEigudG9wdGVjaHBheS5zZXNzaW9uLnYxLkdldFNlc3Npb25SZXF1ZXN0GikudG9wdGVjaHBheS5zZXNzaW9uLnYxLkdldFNlc3Npb25SZXNwb25zZRJnCgxMaXN0U2Vzc2lvbnMSKi50b3B0ZWNocGF5LnNlc3Npb24udjEuTGlzdFNlc3Npb25zUmVxdWVzdBorLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJpCgxXYXRjaFNlc3Npb24SKi50b3B0ZWNocGF5LnNlc3Npb24udjEuV2F0Y2hTZXNzaW9uUmVxdWVzdBorLnRvcHRlY2hwYXkuc2Vzc2lvbi52MS5XYXRjaFNlc3Npb25SZXNwb25zZTABYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * Session is what the back office may see of one session.
@@ -244,6 +244,46 @@ export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@_
   messageDesc(file_toptechpay_session_v1_session, 4);
 
 /**
+ * WatchSessionRequest names the session to watch.
+ *
+ * @generated from message toptechpay.session.v1.WatchSessionRequest
+ */
+export type WatchSessionRequest = Message<"toptechpay.session.v1.WatchSessionRequest"> & {
+  /**
+   * The session's invoice id.
+   *
+   * @generated from field: string invoice_id = 1;
+   */
+  invoiceId: string;
+};
+
+/**
+ * Describes the message toptechpay.session.v1.WatchSessionRequest.
+ * Use `create(WatchSessionRequestSchema)` to create a new message.
+ */
+export const WatchSessionRequestSchema: GenMessage<WatchSessionRequest> = /*@__PURE__*/
+  messageDesc(file_toptechpay_session_v1_session, 5);
+
+/**
+ * WatchSessionResponse is the session as stored when it was sent.
+ *
+ * @generated from message toptechpay.session.v1.WatchSessionResponse
+ */
+export type WatchSessionResponse = Message<"toptechpay.session.v1.WatchSessionResponse"> & {
+  /**
+   * @generated from field: toptechpay.session.v1.Session session = 1;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message toptechpay.session.v1.WatchSessionResponse.
+ * Use `create(WatchSessionResponseSchema)` to create a new message.
+ */
+export const WatchSessionResponseSchema: GenMessage<WatchSessionResponse> = /*@__PURE__*/
+  messageDesc(file_toptechpay_session_v1_session, 6);
+
+/**
  * Operation is what the session was started for.
  *
  * @generated from enum toptechpay.session.v1.Operation
@@ -345,6 +385,23 @@ export const SessionService: GenService<{
     methodKind: "unary";
     input: typeof ListSessionsRequestSchema;
     output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * WatchSession streams one session: first as it is now, then once per
+   * change of its state (checked, final). The stream ends with OK right after
+   * the message whose state is STATE_FINAL (at once when it already is);
+   * NOT_FOUND when the invoice is unknown. Any other end is an error:
+   * DEADLINE_EXCEEDED (the caller's deadline or the server's
+   * `limits.watchMaxSeconds`: watch again), UNAVAILABLE (the server is
+   * shutting down: watch again elsewhere), RESOURCE_EXHAUSTED (the server
+   * already serves `limits.maxWatches` watches).
+   *
+   * @generated from rpc toptechpay.session.v1.SessionService.WatchSession
+   */
+  watchSession: {
+    methodKind: "server_streaming";
+    input: typeof WatchSessionRequestSchema;
+    output: typeof WatchSessionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_toptechpay_session_v1_session, 0);
