@@ -260,7 +260,7 @@ describe("GatewayService over gRPC (grpc-js) and Connect (JSON), and the JSON pa
         return undefined;
       },
     },
-    "a clientCardId on a sale": {
+    "an unknown clientCardId on a sale": {
       code: "CARD_NOT_OWNED",
       spoil: edit((b) => {
         b.sourceOfFunds = { reference: { clientCardId: "card-1" } };

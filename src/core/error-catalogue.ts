@@ -140,7 +140,7 @@ export const ERROR_CATALOGUE = {
     "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
   ),
   SESSION_MISMATCH: refused(
-    "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
+    "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound. A card mapping notification's serial number or access token differs from its session's; nothing is stored.",
   ),
   CHECK_WINDOW_CLOSED: refused(
     "The first check of a session came later than `gateway.checkWindowSeconds` (15 minutes by default) after its initiate; nothing is bound.",
@@ -156,6 +156,12 @@ export const ERROR_CATALOGUE = {
     409,
     "already_exists",
     "A check's TopTechPay session token (`session.token`) is already bound to another session; nothing is bound.",
+  ),
+  GATEWAY_TOKEN_UNKNOWN: spec(
+    "INVALID_REQUEST",
+    404,
+    "not_found",
+    "A card mapping notification's `session.token` is bound to no checked session of the path's operation (unknown, never checked, a sale's token on a verification path or the reverse), or, in the `/{invoiceId}/notification` form, to another invoice; nothing is stored.",
   ),
   CARD_NOT_OWNED: refused(
     "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
