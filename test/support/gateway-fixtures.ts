@@ -288,3 +288,17 @@ export function expectNotificationAnswer(answer: CheckAnswer, init: Initiated, t
 export function cardsOf(s: TestServer, serialNumber: string) {
   return s.server.store.listCards(serialNumber, { includeDeleted: true });
 }
+
+/** A check sale of `init` paying with the card reference `clientCardId` (a repeat sale). */
+export function repeatCheckBody(init: Initiated, token: string, clientCardId: string): CheckBody {
+  return { ...checkBody(init, token), sourceOfFunds: { reference: { clientCardId } } };
+}
+
+/** The documented answer of a repeat sale's check: the card's serverCardId, signed over too. */
+export function repeatSaleAnswer(init: Initiated, token: string, serverCardId: string) {
+  return {
+    invoiceId: init.invoiceId,
+    session: { checkSignature: expectedCheckSignature(init, serverCardId), nonce: init.nonce, token },
+    sourceOfFunds: { reference: { serverCardId } },
+  };
+}
