@@ -43,6 +43,7 @@ function spec(cause: Cause, httpStatus: number, connectCode: ConnectCodeName, wh
 // The kinds most entries share.
 const invalid = (when: string) => spec("INVALID_REQUEST", 400, "invalid_argument", when);
 const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denied", when);
+const notFound = (when: string) => spec("INVALID_REQUEST", 404, "not_found", when);
 const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
 const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
 
@@ -133,10 +134,7 @@ export const ERROR_CATALOGUE = {
   VELOCITY_IP: filtered(
     "An IP address of the request started more initiates in the sliding window than `filters.velocity.perIp` allows.",
   ),
-  SESSION_NOT_FOUND: spec(
-    "INVALID_REQUEST",
-    404,
-    "not_found",
+  SESSION_NOT_FOUND: notFound(
     "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
   ),
   SESSION_MISMATCH: refused(
@@ -157,10 +155,7 @@ export const ERROR_CATALOGUE = {
     "already_exists",
     "A check's TopTechPay session token (`session.token`) is already bound to another session; nothing is bound.",
   ),
-  GATEWAY_TOKEN_UNKNOWN: spec(
-    "INVALID_REQUEST",
-    404,
-    "not_found",
+  GATEWAY_TOKEN_UNKNOWN: notFound(
     "A card mapping notification's `session.token` is bound to no checked session of the path's operation (unknown, never checked, a sale's token on a verification path or the reverse), or, in the `/{invoiceId}/notification` form, to another invoice; nothing is stored.",
   ),
   CARD_NOT_OWNED: refused(

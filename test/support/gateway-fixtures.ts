@@ -29,7 +29,11 @@ export interface Initiated {
 let devices = 0;
 
 /** Starts a session over the JSON path for a fresh device (its own token), as the app does. */
-export async function initiate(s: TestServer, operation: Operation, serialNumber?: string): Promise<Initiated> {
+export async function initiate(
+  s: Pick<TestServer, "url" | "issueToken">,
+  operation: Operation,
+  serialNumber?: string,
+): Promise<Initiated> {
   devices++;
   const serial = serialNumber ?? `SN-GW-${process.pid}-${devices}`;
   const accessToken = await s.issueToken(serial);
@@ -216,7 +220,7 @@ export async function expectNothingBound(s: TestServer, invoiceId: string): Prom
 
 /** A session checked as the gateway does, with the token it bound. */
 export async function checkedSession(
-  s: TestServer,
+  s: Pick<TestServer, "url" | "issueToken">,
   operation: Operation,
   serialNumber?: string,
 ): Promise<{ init: Initiated; token: string }> {
