@@ -129,6 +129,15 @@ describe("card mapping notifications", () => {
     }
   });
 
+  it("an invoiceId in the body is not the gateway's to set: ignored (the path form's is the path's)", async () => {
+    const { init, token } = await checkedSession(s, "sale");
+    const other = await initiate(s, "sale");
+    const body = { ...notificationBody(init, token, { serverCardId: serverCardId() }), invoiceId: other.invoiceId };
+    expectNotificationAnswer(await postNotification(s.url, "sale", body), init, token);
+    expectNotificationAnswer(await postNotification(s.url, "sale", body, init.invoiceId), init, token);
+    expect(await cardsOf(s, init.serialNumber)).toHaveLength(1);
+  });
+
   describe("refusals store nothing", () => {
     // Each case: how to spoil a notification of a checked sale; the status, code and the fail body's invoiceId.
     interface Case {
