@@ -1,6 +1,7 @@
 /**
- * Comparing secrets (signatures, hashes, callback controls) without the time
- * taken saying where they differ.
+ * Comparing secrets and presented values (signatures, token hashes, serial
+ * numbers, nonces, callback controls) without the time taken saying where,
+ * or how much of them, they differ.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 

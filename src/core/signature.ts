@@ -85,3 +85,21 @@ export function callbackControlFor(text: string): CallbackControl {
       .update(status + orderId + clientOrderId + text, "utf8")
       .digest("hex");
 }
+
+/** The values a card mapping notification answer's `checkSignature` covers, in their documented order. */
+export interface NotificationSignedFields {
+  readonly nonce: string;
+  readonly endpointId: string;
+  readonly invoiceId: string;
+}
+
+/**
+ * The card mapping notification answer's signature (gateway.md): HMAC-SHA1
+ * under the same key, in the same form, over nonce + endpointId + invoiceId.
+ */
+export function signNotification(key: KeyObject, f: NotificationSignedFields): string {
+  return createHmac("sha1", key)
+    .update(f.nonce + f.endpointId + f.invoiceId, "utf8")
+    .digest("hex")
+    .toUpperCase();
+}

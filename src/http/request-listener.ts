@@ -61,6 +61,7 @@ function writeLogLine(
     endpointId: log.endpointId,
     invoiceId: log.invoiceId,
     callback: log.callback,
+    clientCardId: log.clientCardId,
     durationMs: Math.round(ms * 1000) / 1000,
   };
   if (e && e.spec.cause === "SERVER_FAILED") logger.error(line, "request failed");

@@ -36,6 +36,8 @@ export interface RequestState {
   callback?: CallbackLogFields;
   /** Set when the request succeeded but an operator should look: its line is logged as a warning. */
   warning?: string;
+  /** The device's card a card mapping notification named (never its serverCardId). */
+  clientCardId?: string;
   /** Counted against limits.maxInFlight by admission; released when the request ends. */
   admitted?: boolean;
   /** Why admission refused the request, if it did; the route that serves it answers this. */
@@ -92,6 +94,7 @@ export function noteSuccess(log: RequestState | undefined, result: InitiateResul
 }
 
 const CHECK_PATH = /^\/(?:sale|verification)\/[^/]+\/check$/;
+const NOTIFICATION_PATH = /^\/(?:sale|verification)\/(?:[^/]+\/)?notification$/;
 const RPC_PATH = /^\/[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
 
 /** Tells the protocol from the path and content type, for logs and metrics. */
@@ -100,7 +103,7 @@ export function detectProtocol(path: string, contentType: string | undefined): P
   if (type.startsWith("application/grpc-web")) return "grpc-web";
   if (type.startsWith("application/grpc")) return "grpc";
   if (path === "/sale/initiate-sale" || path === "/verification/initiate-verification") return "json";
-  if (CHECK_PATH.test(path)) return "json";
+  if (CHECK_PATH.test(path) || NOTIFICATION_PATH.test(path)) return "json";
   // An RPC path is "/<package>.<Service>/<Method>": a dot in its first segment.
   if (RPC_PATH.test(path)) return "connect";
   return "http";

@@ -34,7 +34,7 @@ import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
 import { AppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import { checkCheckJson } from "./check-json.js";
+import { checkCheckJson, checkNotificationJson } from "./check-json.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
@@ -50,10 +50,15 @@ export const RPC_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMe
   [InitiateService.method.verification, "verification"],
 ]);
 
-// GatewayService's checks, whose JSON bodies are refused with the JSON check paths' codes.
+// GatewayService's checks and notifications, whose JSON bodies are refused
+// with the JSON paths' codes.
 const CHECK_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
   [GatewayService.method.checkSale, "sale"],
   [GatewayService.method.checkVerification, "verification"],
+]);
+const NOTIFICATION_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
+  [GatewayService.method.saleNotification, "sale"],
+  [GatewayService.method.verificationNotification, "verification"],
 ]);
 
 /**
@@ -163,6 +168,8 @@ function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => vo
   if (operation !== undefined) return (input, raw) => decodeInitiateJson(operation, input, raw);
   const check = CHECK_OPERATIONS.get(method);
   if (check !== undefined) return (input, raw) => checkCheckJson(check, input, raw);
+  const notification = NOTIFICATION_OPERATIONS.get(method);
+  if (notification !== undefined) return (input, raw) => checkNotificationJson(notification, input, raw);
   return (input, raw) => {
     try {
       fromJson(input, raw as JsonValue);

@@ -12,6 +12,7 @@ import { createEndpointDirectory } from "../core/endpoints.js";
 import { createRequestFilter } from "../core/filters/evaluate.js";
 import { buildFilterRules } from "../core/filters/rules.js";
 import { createInitiator, type Initiator } from "../core/initiator.js";
+import { createNotificationService, type NotificationService } from "../core/notification-service.js";
 import { createSessionQueries, type SessionQueries } from "../core/session-queries.js";
 import { createSessionWatcher, type SessionWatcher } from "../core/session-watch.js";
 import { createServingState, type ServingState } from "../ops/health.js";
@@ -27,6 +28,7 @@ export interface App {
   readonly tokens: AccessTokens;
   readonly core: Initiator;
   readonly checks: CheckService;
+  readonly notifications: NotificationService;
   readonly sessionQueries: SessionQueries;
   readonly callbacks: CallbackService;
   /** SessionService.WatchSession's streams, ended when the server drains. */
@@ -67,9 +69,11 @@ export function createApp(config: Config, logger: Logger): App {
       endpoints,
       sessions: store,
       tokens: store,
+      cards: store,
       checkWindowMs: config.gateway.checkWindowMs,
       changes: store.changes,
     }),
+    notifications: createNotificationService({ endpoints, sessions: store, cards: store }),
     sessionQueries: createSessionQueries(store),
     callbacks: createCallbackService({ endpoints, store, changes: store.changes, count: metrics.countCallback }),
     watcher,

@@ -36,7 +36,7 @@ export function createRpcServices(app: App, config: Config): RpcServices {
     routes: (router) => {
       registerInitiateService(router, app.core);
       registerAuthService(router, app.tokens, apiKeys);
-      registerGatewayService(router, app.checks);
+      registerGatewayService(router, app.checks, app.notifications);
       registerSessionService(router, app.sessionQueries, app.watcher, apiKeys);
       registerHealth(router, { state: app.state });
       // Last: reflection describes every service registered before it.

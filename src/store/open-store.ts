@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/load-config.js";
 import type { AccessTokenStore } from "../core/access-token-store.js";
 import type { CallbackStore } from "../core/callback-store.js";
+import type { CardStore } from "../core/card-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../core/session-state.js";
 import type { SessionStore } from "../core/session-store.js";
 import type { VelocityStore } from "../core/velocity-store.js";
@@ -21,7 +22,8 @@ export interface AppStore
     SessionQueryStore,
     AccessTokenStore,
     VelocityStore,
-    CallbackStore {
+    CallbackStore,
+    CardStore {
   /** Which implementation this is, for logs. */
   readonly kind: "sqlite" | "postgres";
   /** Who hears that a session changed: this process (SQLite), every instance on the database (PostgreSQL). */

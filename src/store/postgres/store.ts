@@ -13,12 +13,14 @@
 import pg from "pg";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
 import type { CallbackStore } from "../../core/callback-store.js";
+import type { CardStore } from "../../core/card-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import type { StoreSessionChanges } from "../change-listeners.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
 import { createPostgresCallbackQueries } from "./callback-queries.js";
+import { createPostgresCardQueries } from "./card-queries.js";
 import type { PostgresQuery, PostgresTransaction } from "./dialect.js";
 import { applyPostgresMigrations } from "./migrations.js";
 import { createPostgresSessionChanges } from "./session-changes.js";
@@ -42,14 +44,15 @@ export interface PostgresStoreOptions {
   readonly onListenError?: (e: Error) => void;
 }
 
-/** The PostgreSQL store: sessions (with their state), tokens, velocity counts and callbacks, plus its lifecycle. */
+/** The PostgreSQL store: sessions (with their state), tokens, velocity counts, cards and callbacks, plus its lifecycle. */
 export interface PostgresStore
   extends SessionStore,
     SessionCheckStore,
     SessionQueryStore,
     AccessTokenStore,
     VelocityStore,
-    CallbackStore {
+    CallbackStore,
+    CardStore {
   readonly pool: pg.Pool;
   /** Session changes across every instance on the database (LISTEN/NOTIFY). */
   readonly changes: StoreSessionChanges;
@@ -147,6 +150,7 @@ export function openPostgresStore(options: PostgresStoreOptions): PostgresStore 
     ...createPostgresCallbackQueries(query, transaction),
     ...createPostgresTokenQueries(query),
     ...createPostgresVelocityQueries(query),
+    ...createPostgresCardQueries(query),
     async ping() {
       await query("SELECT 1", []);
     },

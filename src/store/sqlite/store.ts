@@ -1,6 +1,6 @@
 /**
  * The embedded store: one SQLite file in WAL mode, owned by one server
- * process (process-lock.ts). Sessions, tokens, velocity counts and callbacks each have
+ * process (process-lock.ts). Sessions, tokens, velocity counts, cards and callbacks each have
  * their query module; this file opens the connection, migrates it, and
  * wires the durability machinery (checkpointer.ts, wal-sync.ts) they share.
  */
@@ -10,12 +10,14 @@ import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
 import type { CallbackStore } from "../../core/callback-store.js";
+import type { CardStore } from "../../core/card-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import type { StoreSessionChanges } from "../change-listeners.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
 import { createSqliteCallbackQueries } from "./callback-queries.js";
+import { createSqliteCardQueries } from "./card-queries.js";
 import { startCheckpointer } from "./checkpointer.js";
 import type { SqliteContext } from "./dialect.js";
 import { applySqliteMigrations } from "./migrations.js";
@@ -76,7 +78,8 @@ export function openSqliteStore(
   SessionQueryStore &
   AccessTokenStore &
   VelocityStore &
-  CallbackStore & { readonly db: Database.Database; readonly changes: StoreSessionChanges } {
+  CallbackStore &
+  CardStore & { readonly db: Database.Database; readonly changes: StoreSessionChanges } {
   mkdirSync(dirname(options.path), { recursive: true });
   const lock = lockSqliteFile(options.path);
   let db: Database.Database;
@@ -114,6 +117,7 @@ export function openSqliteStore(
     ...createSqliteTokenQueries(ctx),
     ...createSqliteVelocityQueries(ctx),
     ...createSqliteCallbackQueries(ctx),
+    ...createSqliteCardQueries(ctx),
     ping: () => ctx.run(() => void probe.get()),
     async close() {
       if (closed) return;
