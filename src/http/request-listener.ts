@@ -60,6 +60,8 @@ function writeLogLine(
     reason: e?.logDetail,
     endpointId: log.endpointId,
     invoiceId: log.invoiceId,
+    serialNumber: log.serialNumber,
+    clientCardId: log.clientCardId,
     durationMs: Math.round(ms * 1000) / 1000,
   };
   if (e && e.spec.cause === "SERVER_FAILED") logger.error(line, "request failed");

@@ -30,11 +30,13 @@ import {
   type UniversalHandler,
   type UniversalServerRequest,
 } from "@connectrpc/connect/protocol";
+import { DeviceCardService } from "../../gen/toptechpay/card/v1/card_pb.js";
 import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
+import type { CardAction } from "../core/card-request.js";
 import { AppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import { checkCheckJson } from "./check-json.js";
+import { checkCardJson, checkCheckJson } from "./check-json.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
@@ -54,6 +56,12 @@ export const RPC_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMe
 const CHECK_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
   [GatewayService.method.checkSale, "sale"],
   [GatewayService.method.checkVerification, "verification"],
+]);
+
+// DeviceCardService's calls, whose JSON bodies are refused with the JSON card paths' codes.
+const CARD_ACTIONS: ReadonlyMap<DescMethod, CardAction> = new Map<DescMethod, CardAction>([
+  [DeviceCardService.method.listDeviceCards, "list"],
+  [DeviceCardService.method.deleteDeviceCard, "delete"],
 ]);
 
 /**
@@ -157,12 +165,17 @@ async function checkBody(
   }
 }
 
-/** How a JSON body of a unary method is checked: the core's validator for InitiateService, else proto3 JSON. */
+/**
+ * How a JSON body of a unary method is checked: by the core's validator for
+ * InitiateService, GatewayService's checks and DeviceCardService, else as proto3 JSON.
+ */
 function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => void {
   const operation = RPC_OPERATIONS.get(method);
   if (operation !== undefined) return (input, raw) => decodeInitiateJson(operation, input, raw);
   const check = CHECK_OPERATIONS.get(method);
   if (check !== undefined) return (input, raw) => checkCheckJson(check, input, raw);
+  const card = CARD_ACTIONS.get(method);
+  if (card !== undefined) return (input, raw) => checkCardJson(card, input, raw);
   return (input, raw) => {
     try {
       fromJson(input, raw as JsonValue);

@@ -6,7 +6,9 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/load-config.js";
 import { type AccessTokens, createAccessTokens } from "../core/access-tokens.js";
+import { type CardQueries, createCardQueries } from "../core/card-queries.js";
 import { type CheckService, createCheckService } from "../core/check-service.js";
+import { createDeviceCards, type DeviceCards } from "../core/device-cards.js";
 import { createEndpointDirectory } from "../core/endpoints.js";
 import { createRequestFilter } from "../core/filters/evaluate.js";
 import { buildFilterRules } from "../core/filters/rules.js";
@@ -26,6 +28,10 @@ export interface App {
   readonly core: Initiator;
   readonly checks: CheckService;
   readonly sessionQueries: SessionQueries;
+  /** The app's own cards, by access token. */
+  readonly deviceCards: DeviceCards;
+  /** The back office's cards, by API key. */
+  readonly cardQueries: CardQueries;
 }
 
 /** Builds the store, the core and the instruments; opens nothing yet (the store opens on listen). */
@@ -52,5 +58,7 @@ export function createApp(config: Config, logger: Logger): App {
       checkWindowMs: config.gateway.checkWindowMs,
     }),
     sessionQueries: createSessionQueries(store),
+    deviceCards: createDeviceCards({ store, checkAccessToken: tokens.check }),
+    cardQueries: createCardQueries(store),
   };
 }

@@ -6,6 +6,7 @@
 import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import type { Config } from "../config/load-config.js";
 import type { Admission } from "../http/admission.js";
+import { cardJsonRoute } from "../http/card-json-route.js";
 import { checkJsonRoute, matchCheckPath } from "../http/check-json-route.js";
 import { connectUnaryRoute } from "../http/connect-unary-route.js";
 import { armDeadline, withDeadline } from "../http/deadline.js";
@@ -46,6 +47,8 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     opsRoutes(app.state, app.metrics),
     withDeadline(initiateJsonRoute(app.core, body), deadlineMs),
     withDeadline(checkJsonRoute(app.checks, body), deadlineMs),
+    // The app's cards: not gateway-facing, so gateway.allowFrom does not apply.
+    withDeadline(cardJsonRoute(app.deviceCards, body), deadlineMs),
     ...(config.auth.openIssuance ? [withDeadline(openIssuanceRoute(app.tokens, body), deadlineMs)] : []),
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     ...(parts.fastRoutes ? [grpcUnaryRoute(app.core, lean), connectUnaryRoute(app.core, lean)] : []),
