@@ -13,7 +13,6 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildConfig } from "../src/config/load-config.js";
 import { createAccessTokens } from "../src/core/access-tokens.js";
 import { AppError } from "../src/core/error-catalogue.js";
 import { drawNonce } from "../src/core/session-ids.js";
@@ -28,6 +27,7 @@ import { insertStatement, SESSIONS, sessionValues } from "../src/store/rows.js";
 import { SQLITE } from "../src/store/sqlite/dialect.js";
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
+import { storeConfig } from "./support/store-config.js";
 
 interface Harness {
   /**
@@ -105,15 +105,6 @@ function postgresHarness(): Harness {
       await pgDb?.drop();
     },
   };
-}
-
-/** The store section as the server gets it, through the real config loader. */
-function storeConfig(store: Record<string, unknown>) {
-  const config = buildConfig(
-    { store, endpoints: [{ id: "1", controlKey: "B17F59B4-A7DC-41B4-8FF9-37D986B43D20", operations: ["sale"] }] },
-    { env: {}, baseDir: tmpdir() },
-  );
-  return config.store;
 }
 
 function session(overrides: Partial<SessionRecord> = {}): SessionRecord {

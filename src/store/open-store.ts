@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/load-config.js";
 import type { AccessTokenStore } from "../core/access-token-store.js";
+import type { CardStore } from "../core/card-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../core/session-state.js";
 import type { SessionStore } from "../core/session-store.js";
 import type { VelocityStore } from "../core/velocity-store.js";
@@ -13,7 +14,13 @@ import { openPostgresStore, redactDatabaseUrl } from "./postgres/store.js";
 import { openSqliteStore } from "./sqlite/store.js";
 
 /** Everything the server keeps durably, whichever database holds it. */
-export interface AppStore extends SessionStore, SessionCheckStore, SessionQueryStore, AccessTokenStore, VelocityStore {
+export interface AppStore
+  extends SessionStore,
+    SessionCheckStore,
+    SessionQueryStore,
+    AccessTokenStore,
+    VelocityStore,
+    CardStore {
   /** Which implementation this is, for logs. */
   readonly kind: "sqlite" | "postgres";
   /**

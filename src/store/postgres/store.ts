@@ -12,10 +12,12 @@
  */
 import pg from "pg";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
+import type { CardStore } from "../../core/card-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
+import { createPostgresCardQueries } from "./card-queries.js";
 import type { PostgresQuery } from "./dialect.js";
 import { applyPostgresMigrations } from "./migrations.js";
 import { createPostgresSessionQueries } from "./session-queries.js";
@@ -36,13 +38,14 @@ export interface PostgresStoreOptions {
   readonly onIdleError?: (e: Error) => void;
 }
 
-/** The PostgreSQL store: sessions (with their state), tokens and velocity counts, plus its lifecycle. */
+/** The PostgreSQL store: sessions (with their state), tokens, velocity counts and cards, plus its lifecycle. */
 export interface PostgresStore
   extends SessionStore,
     SessionCheckStore,
     SessionQueryStore,
     AccessTokenStore,
-    VelocityStore {
+    VelocityStore,
+    CardStore {
   readonly pool: pg.Pool;
   /** Applies pending migrations (once); rejects when PostgreSQL cannot be reached. */
   ready(): Promise<void>;
@@ -101,6 +104,7 @@ export function openPostgresStore(options: PostgresStoreOptions): PostgresStore 
     ...createPostgresSessionQueries(query),
     ...createPostgresTokenQueries(query),
     ...createPostgresVelocityQueries(query),
+    ...createPostgresCardQueries(query),
     async ping() {
       await query("SELECT 1", []);
     },

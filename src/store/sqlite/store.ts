@@ -1,6 +1,6 @@
 /**
  * The embedded store: one SQLite file in WAL mode, owned by one server
- * process (process-lock.ts). Sessions, tokens and velocity counts each have
+ * process (process-lock.ts). Sessions, tokens, velocity counts and cards each have
  * their query module; this file opens the connection, migrates it, and
  * wires the durability machinery (checkpointer.ts, wal-sync.ts) they share.
  */
@@ -9,10 +9,12 @@ import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "pino";
 import type { AccessTokenStore } from "../../core/access-token-store.js";
+import type { CardStore } from "../../core/card-store.js";
 import type { SessionCheckStore, SessionQueryStore } from "../../core/session-state.js";
 import type { SessionStore } from "../../core/session-store.js";
 import type { VelocityStore } from "../../core/velocity-store.js";
 import { classifyStoreError, storeClosed } from "../unavailable.js";
+import { createSqliteCardQueries } from "./card-queries.js";
 import { startCheckpointer } from "./checkpointer.js";
 import type { SqliteContext } from "./dialect.js";
 import { applySqliteMigrations } from "./migrations.js";
@@ -71,7 +73,8 @@ export function openSqliteStore(
   SessionCheckStore &
   SessionQueryStore &
   AccessTokenStore &
-  VelocityStore & { readonly db: Database.Database } {
+  VelocityStore &
+  CardStore & { readonly db: Database.Database } {
   mkdirSync(dirname(options.path), { recursive: true });
   const lock = lockSqliteFile(options.path);
   let db: Database.Database;
@@ -106,6 +109,7 @@ export function openSqliteStore(
     ...sessions,
     ...createSqliteTokenQueries(ctx),
     ...createSqliteVelocityQueries(ctx),
+    ...createSqliteCardQueries(ctx),
     ping: () => ctx.run(() => void probe.get()),
     async close() {
       if (closed) return;
