@@ -6,7 +6,7 @@
  */
 import type { DeviceCards } from "../core/device-cards.js";
 import { sendJson, sendJsonPathError } from "./answer.js";
-import { cardAnswerJson, deletedDeviceCard, deviceCardList } from "./card-messages.js";
+import { deletedDeviceCardJson, deviceCardListJson } from "./card-messages.js";
 import { readJsonPost } from "./read-body.js";
 import { CARD_JSON_PATHS, cardFactsNoter } from "./request-state.js";
 import type { Route } from "./route.js";
@@ -21,11 +21,11 @@ export function cardJsonRoute(cards: DeviceCards, options: { readonly maxBodyByt
     readJsonPost(req, options.maxBodyBytes)
       .then((body) =>
         action === "list"
-          ? cards.list(body, note).then(deviceCardList)
-          : cards.delete(body, note).then(deletedDeviceCard),
+          ? cards.list(body, note).then(deviceCardListJson)
+          : cards.delete(body, note).then(deletedDeviceCardJson),
       )
       .then(
-        (message) => sendJson(res, 200, cardAnswerJson(message)),
+        (answer) => sendJson(res, 200, answer),
         (e: unknown) => sendJsonPathError(req, res, e),
       );
     return true;

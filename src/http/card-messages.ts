@@ -48,13 +48,16 @@ export function deletedDeviceCard(result: { readonly card: DeletedCardView }): D
 }
 
 /**
- * The JSON card paths' answer: the message in proto3 JSON, with an empty
- * `cards` list written out (`{"cards":[]}`) rather than left out.
+ * The JSON list path's answer: ListDeviceCards' message in proto3 JSON, with
+ * an empty list written out (`{"cards":[]}`) rather than left out.
  */
-export function cardAnswerJson(message: ListDeviceCardsResponse | DeleteDeviceCardResponse): JsonValue {
-  return message.$typeName === ListDeviceCardsResponseSchema.typeName
-    ? toJson(ListDeviceCardsResponseSchema, message as ListDeviceCardsResponse, { alwaysEmitImplicit: true })
-    : toJson(DeleteDeviceCardResponseSchema, message as DeleteDeviceCardResponse);
+export function deviceCardListJson(result: { readonly cards: readonly AppCardView[] }): JsonValue {
+  return toJson(ListDeviceCardsResponseSchema, deviceCardList(result), { alwaysEmitImplicit: true });
+}
+
+/** The JSON delete path's answer: DeleteDeviceCard's message in proto3 JSON. */
+export function deletedDeviceCardJson(result: { readonly card: DeletedCardView }): JsonValue {
+  return toJson(DeleteDeviceCardResponseSchema, deletedDeviceCard(result));
 }
 
 /** A card as CardService answers it. */
