@@ -137,13 +137,13 @@ describe("CardService", () => {
     const kept = await seedCard(s.server.store, sn);
     const out = await grpcCall("DeleteCard", { clientCardId: card.clientCardId });
     expect(out.ok).toBe(true);
-    const stored = await s.server.store.findCard(card.clientCardId);
-    expect(stored?.deletedAt).toBeInstanceOf(Date);
+    const stored = (await s.server.store.findCard(card.clientCardId)) as DeviceCard;
+    expect(stored.deletedAt).toBeInstanceOf(Date);
     expect(out.ok && out.value.card).toMatchObject({
       clientCardId: card.clientCardId,
       serialNumber: sn,
       operation: "OPERATION_SALE",
-      deletedAt: { seconds: String(Math.floor((stored?.deletedAt as Date).getTime() / 1000)) },
+      deletedAt: { seconds: String(Math.floor((stored.deletedAt as Date).getTime() / 1000)) },
     });
     expectNoReference(JSON.stringify(out), [card]);
 
@@ -172,7 +172,7 @@ describe("CardService", () => {
     }
     expect(await cardsOf(s.server.store, sn)).toEqual(before);
     // The deleted card's time stands: a second delete did not move it.
-    expect((await s.server.store.findCard(card.clientCardId))?.deletedAt).toEqual(stored?.deletedAt);
+    expect((await s.server.store.findCard(card.clientCardId))?.deletedAt).toEqual(stored.deletedAt);
   });
 
   it("logs the operation, device and card, never the API key or TopTechPay's reference", async () => {

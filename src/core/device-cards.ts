@@ -6,8 +6,8 @@
  * TopTechPay's serverCardId and uniqueReferenceCardId stay in the store.
  */
 import type { TokenPresentation } from "./access-tokens.js";
-import type { CardStore, DeviceCard } from "./card-store.js";
 import { parseDeleteCardRequest, parseListCardsRequest } from "./card-request.js";
+import type { CardStore, DeviceCard } from "./card-store.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import { rethrowStoreFailure } from "./store-failure.js";
 
