@@ -125,3 +125,12 @@ export function listBody(serialNumber: string, accessToken: string) {
 export function deleteBody(serialNumber: string, accessToken: string, clientCardId: string) {
   return { ...listBody(serialNumber, accessToken), card: { clientCardId } };
 }
+
+/** Fails when `text` holds TopTechPay's references of `cards`, or their field names. */
+export function expectNoReference(text: string, cards: DeviceCard[]): void {
+  for (const k of cards) {
+    expect(text).not.toContain(k.serverCardId);
+    if (k.uniqueReferenceCardId) expect(text).not.toContain(k.uniqueReferenceCardId);
+  }
+  expect(text).not.toMatch(/serverCardId|server_card_id|uniqueReference|unique_reference/);
+}
