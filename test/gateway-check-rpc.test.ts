@@ -26,34 +26,18 @@ import {
   sha256,
   unknownInvoice,
 } from "./support/gateway-fixtures.js";
-import { type Detail, decodeErrorDetail, type GrpcFailure, grpcJsGatewayClients } from "./support/grpc-js-client.js";
+import {
+  connectCall,
+  expectRefused,
+  grpcOutcome,
+  type Outcome,
+  TRANSPORTS,
+  type Transport,
+} from "./support/gateway-transports.js";
+import { grpcJsGatewayClients } from "./support/grpc-js-client.js";
 import { startTestServer, TEST_ENDPOINT_ID, type TestServer } from "./support/test-server.js";
 
 const API_KEY = "back-office-key-0123456789abcdef";
-
-const GRPC_CODE: Record<string, number> = {
-  invalid_argument: grpc.status.INVALID_ARGUMENT,
-  not_found: grpc.status.NOT_FOUND,
-  permission_denied: grpc.status.PERMISSION_DENIED,
-  already_exists: grpc.status.ALREADY_EXISTS,
-  unauthenticated: grpc.status.UNAUTHENTICATED,
-};
-// The Connect protocol's HTTP status for each code (connectrpc.com/docs/protocol#error-codes).
-const CONNECT_HTTP: Record<string, number> = {
-  invalid_argument: 400,
-  not_found: 404,
-  permission_denied: 403,
-  already_exists: 409,
-  unauthenticated: 401,
-};
-
-type Transport = "json" | "grpc" | "connect";
-const TRANSPORTS: readonly Transport[] = ["json", "grpc", "connect"];
-
-/** What a call gave, the same shape whatever carried it. */
-type Outcome =
-  | { ok: true; answer: Record<string, unknown> }
-  | { ok: false; code: string; cause: string; message: string; transport: Transport };
 
 let s: TestServer;
 let c: ReturnType<typeof grpcJsGatewayClients>;
@@ -67,48 +51,6 @@ afterAll(async () => {
 });
 
 const METHOD: Record<Operation, string> = { sale: "CheckSale", verification: "CheckVerification" };
-
-function grpcOutcome(
-  out: { ok: true; value: Record<string, unknown> } | ({ ok: false } & GrpcFailure),
-): Outcome & { grpcStatus?: number } {
-  if (out.ok) return { ok: true, answer: out.value };
-  const detail = out.detail as Detail;
-  expect(detail, `ErrorDetail of ${out.details}`).toBeDefined();
-  const spec = ERROR_CATALOGUE[detail.code as ErrorCode];
-  expect(out.code).toBe(GRPC_CODE[spec.connectCode]);
-  expect(out.statusCode).toBe(out.code);
-  expect(detail.message).toBe(decodeURIComponent(out.details));
-  return { ok: false, ...detail, transport: "grpc", grpcStatus: out.code };
-}
-
-/** A Connect unary call with JSON (`application/json`), by plain fetch. */
-async function connectCall(
-  url: string,
-  path: string,
-  message: unknown,
-  headers: Record<string, string> = {},
-): Promise<Outcome> {
-  const res = await fetch(`${url}${path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(message),
-  });
-  const text = await res.text();
-  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
-  const json = JSON.parse(text);
-  if (res.status === 200) return { ok: true, answer: json };
-  // {"code","message","details":[{"type","value"}]}: the ErrorDetail travels base64-encoded.
-  expect(json.details, text).toHaveLength(1);
-  expect(json.details[0].type).toBe("toptechpay.initiate.v1.ErrorDetail");
-  const detail = decodeErrorDetail(Buffer.from(json.details[0].value, "base64"));
-  const spec = ERROR_CATALOGUE[detail.code as ErrorCode];
-  expect({ code: json.code, status: res.status }).toEqual({
-    code: spec.connectCode,
-    status: CONNECT_HTTP[spec.connectCode],
-  });
-  expect(json.message).toBe(detail.message);
-  return { ok: false, ...detail, transport: "connect" };
-}
 
 /** A check over one transport, with the invoice id where that transport carries it. */
 async function check(via: Transport, operation: Operation, invoiceId: string, body: CheckBody): Promise<Outcome> {
@@ -131,14 +73,6 @@ function expectAnswer(out: Outcome, init: Initiated, token: string): void {
     invoiceId: init.invoiceId,
     session: { checkSignature: expectedCheckSignature(init), nonce: init.nonce, token },
   });
-}
-
-/** A refusal's ErrorDetail with the invoice id taken out, to compare it across transports. */
-function expectRefused(out: Outcome, code: ErrorCode, invoiceId: string): string {
-  expect(out.ok, `expected ${code}`).toBe(false);
-  if (out.ok) return "";
-  expect({ code: out.code, cause: out.cause }).toEqual({ code, cause: ERROR_CATALOGUE[code].cause });
-  return out.message.replaceAll(invoiceId, "<invoice>");
 }
 
 function ageSession(invoiceId: string, seconds: number): void {
@@ -260,7 +194,7 @@ describe("GatewayService over gRPC (grpc-js) and Connect (JSON), and the JSON pa
         return undefined;
       },
     },
-    "a clientCardId on a sale": {
+    "an unknown clientCardId on a sale": {
       code: "CARD_NOT_OWNED",
       spoil: edit((b) => {
         b.sourceOfFunds = { reference: { clientCardId: "card-1" } };

@@ -237,7 +237,7 @@ describe("a refused check binds nothing", () => {
     await expectCheckSucceeds(b);
   });
 
-  it("a clientCardId on a sale (no device owns a card reference yet): 403 CARD_NOT_OWNED", async () => {
+  it("an unknown clientCardId on a sale: 403 CARD_NOT_OWNED", async () => {
     const init = await initiate(s, "sale");
     const body = { ...checkBody(init, gatewayToken()), sourceOfFunds: { reference: { clientCardId: "card-1" } } };
     const answer = await postCheck(s.url, "sale", init.invoiceId, body);

@@ -5,14 +5,15 @@
  * stored, bind TopTechPay's session token durably, and answer with the
  * checkSignature.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { AccessTokenStore } from "./access-token-store.js";
+import type { CardStore, DeviceCard } from "./card-store.js";
 import { parseCheckRequest } from "./check-request.js";
 import type { EndpointDirectory } from "./endpoints.js";
 import { AppError, toAppError } from "./error-catalogue.js";
 import type { Operation } from "./initiate-request.js";
 import { hashAccessToken } from "./initiator.js";
-import { GatewayTokenInUseError, type SessionCheckStore } from "./session-state.js";
+import { sameText } from "./same-text.js";
+import { GatewayTokenInUseError, type SessionCheckStore, type StoredSession } from "./session-state.js";
 import { signCheck } from "./signature.js";
 import { rethrowStoreFailure } from "./store-failure.js";
 
@@ -31,6 +32,8 @@ export interface CheckServiceDeps {
   readonly sessions: SessionCheckStore;
   /** Revocations since the initiate refuse the check. */
   readonly tokens: Pick<AccessTokenStore, "findToken">;
+  /** A repeat sale's card reference is looked up here. */
+  readonly cards: Pick<CardStore, "findCard">;
   /** How long after its initiate a session may first be checked. */
   readonly checkWindowMs: number;
   readonly now?: () => Date;
@@ -45,13 +48,6 @@ export interface CheckService {
   check(operation: Operation, body: unknown): Promise<CheckResult>;
 }
 
-/** Equal in constant time, whatever the lengths: both sides hashed first. */
-function sameText(a: string, b: string): boolean {
-  const x = createHash("sha256").update(a, "utf8").digest();
-  const y = createHash("sha256").update(b, "utf8").digest();
-  return timingSafeEqual(x, y);
-}
-
 function mismatch(detail: string): AppError {
   return new AppError("SESSION_MISMATCH", "The presented session does not match the session this server started.", {
     logDetail: detail,
@@ -64,6 +60,29 @@ const unavailable = (e: unknown): never =>
 /** Builds the service from its dependencies. */
 export function createCheckService(deps: CheckServiceDeps): CheckService {
   const now = deps.now ?? (() => new Date());
+
+  /**
+   * The device's card a repeat sale names, or CARD_NOT_OWNED (before
+   * anything is bound). A card deleted after the session was bound still
+   * answers a repeat of the check: TopTechPay retries a check whose answer
+   * it lost, and the payment that first answer allowed may already be under
+   * way; the same check gets the same answer. A first check, or a card
+   * deleted before the binding, is refused.
+   */
+  async function ownedCard(clientCardId: string, stored: StoredSession, repeat: boolean): Promise<DeviceCard> {
+    const card = await deps.cards.findCard(clientCardId).catch(unavailable);
+    const bound = repeat ? stored.checkedAt : undefined;
+    const live =
+      card !== undefined &&
+      (card.deletedAt === undefined || (bound !== undefined && card.deletedAt.getTime() > bound.getTime()));
+    // Compared in constant time even for an unknown card, so the time says nothing of which case it was.
+    const own = sameText(card?.serialNumber ?? "", stored.serialNumber) && card !== undefined;
+    if (card && live && own) return card;
+    const why = !card ? "unknown" : !own ? "another device's" : "deleted";
+    throw new AppError("CARD_NOT_OWNED", "The card reference is not one of this device's cards.", {
+      logDetail: `card ${clientCardId} is ${why}`,
+    });
+  }
 
   async function run(operation: Operation, body: unknown): Promise<CheckResult> {
     const request = parseCheckRequest(operation, body);
@@ -95,11 +114,7 @@ export function createCheckService(deps: CheckServiceDeps): CheckService {
       const token = await deps.tokens.findToken(stored.accessTokenHash).catch(unavailable);
       if (!token || token.revokedAt !== undefined) throw mismatch("access token revoked since the initiate");
     }
-    if (request.clientCardId !== undefined) {
-      // Card references are stored once card mapping notifications are served;
-      // until then no device owns one.
-      throw new AppError("CARD_NOT_OWNED", "The card reference is not one of this device's cards.");
-    }
+    const card = request.clientCardId === undefined ? undefined : await ownedCard(request.clientCardId, stored, repeat);
     const endpoint = deps.endpoints.byId(stored.endpointId);
     if (!endpoint) {
       throw new AppError("INTERNAL_ERROR", "The server failed to process the request.", {
@@ -121,11 +136,12 @@ export function createCheckService(deps: CheckServiceDeps): CheckService {
       nonce: stored.nonce,
       endpointId: stored.endpointId,
       invoiceId: stored.invoiceId,
-      serverCardId: undefined,
+      serverCardId: card?.serverCardId,
     });
     return {
       invoiceId: stored.invoiceId,
       session: { checkSignature, nonce: stored.nonce, token: request.token },
+      ...(card && { sourceOfFunds: { reference: { serverCardId: card.serverCardId } } }),
       endpointId: stored.endpointId,
     };
   }

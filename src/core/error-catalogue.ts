@@ -43,6 +43,7 @@ function spec(cause: Cause, httpStatus: number, connectCode: ConnectCodeName, wh
 // The kinds most entries share.
 const invalid = (when: string) => spec("INVALID_REQUEST", 400, "invalid_argument", when);
 const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denied", when);
+const notFound = (when: string) => spec("INVALID_REQUEST", 404, "not_found", when);
 const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
 const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
 
@@ -133,14 +134,11 @@ export const ERROR_CATALOGUE = {
   VELOCITY_IP: filtered(
     "An IP address of the request started more initiates in the sliding window than `filters.velocity.perIp` allows.",
   ),
-  SESSION_NOT_FOUND: spec(
-    "INVALID_REQUEST",
-    404,
-    "not_found",
+  SESSION_NOT_FOUND: notFound(
     "A check names an invoice this server never started, or one started for the other operation (a sale checked as a verification).",
   ),
   SESSION_MISMATCH: refused(
-    "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound.",
+    "A check's serial number, access token, nonce or signature differs from the stored session, or the access token was revoked since the initiate (the log line says which); nothing is bound. A card mapping notification's serial number or access token differs from its session's; nothing is stored.",
   ),
   CHECK_WINDOW_CLOSED: refused(
     "The first check of a session came later than `gateway.checkWindowSeconds` (15 minutes by default) after its initiate; nothing is bound.",
@@ -157,13 +155,13 @@ export const ERROR_CATALOGUE = {
     "already_exists",
     "A check's TopTechPay session token (`session.token`) is already bound to another session; nothing is bound.",
   ),
+  GATEWAY_TOKEN_UNKNOWN: notFound(
+    "A card mapping notification's `session.token` is bound to no checked session of the path's operation (unknown, never checked, a sale's token on a verification path or the reverse), or, in the `/{invoiceId}/notification` form, to another invoice; nothing is stored.",
+  ),
   CARD_NOT_OWNED: refused(
     "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
   ),
-  CARD_NOT_FOUND: spec(
-    "INVALID_REQUEST",
-    404,
-    "not_found",
+  CARD_NOT_FOUND: notFound(
     "A card delete (the app's or the back office's) names a `clientCardId` that is unknown, already deleted, or, for the app, another device's card; all three get the same answer and nothing changes.",
   ),
   PEER_NOT_ALLOWED: refused("A gateway-facing path was called from an address outside `gateway.allowFrom`."),

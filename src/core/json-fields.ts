@@ -91,3 +91,43 @@ export function requiredString(parent: Json, key: string, path: string): string 
   checkWellFormed(value, path);
   return value;
 }
+
+// A plain decimal integer, as proto3 JSON writes an int64: no sign but minus, no leading zeros.
+const INTEGER_TEXT = /^-?(?:0|[1-9][0-9]*)$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * Reads an optional 64-bit integer: a JSON number that is a whole number, a
+ * plain decimal string (proto3 JSON's form of an int64) or a bigint (an RPC
+ * message's int64); null counts as absent. `exact` is false for a JSON
+ * number past 2^53: JSON.parse already rounded it, so its digits are not
+ * the sender's.
+ */
+export function optionalInteger(
+  parent: Json,
+  key: string,
+  path: string,
+): { readonly value: bigint; readonly exact: boolean } | undefined {
+  const raw = parent[key];
+  if (raw === undefined || raw === null) return undefined;
+  let value: bigint;
+  let exact = true;
+  if (typeof raw === "bigint") value = raw;
+  else if (typeof raw === "number") {
+    if (!Number.isInteger(raw)) throw new AppError("FIELD_FORMAT", `${path} must be a whole number.`);
+    value = BigInt(raw);
+    exact = Number.isSafeInteger(raw);
+  } else if (typeof raw === "string") {
+    if (!INTEGER_TEXT.test(raw)) {
+      throw new AppError("FIELD_FORMAT", `${path} must be a whole number: a JSON integer or a decimal integer string.`);
+    }
+    value = BigInt(raw);
+  } else {
+    throw new AppError("FIELD_TYPE", `${path} must be a number or an integer string.`);
+  }
+  if (value < INT64_MIN || value > INT64_MAX) {
+    throw new AppError("FIELD_RANGE", `${path} must fit a 64-bit signed integer.`);
+  }
+  return { value, exact };
+}

@@ -66,3 +66,21 @@ export function signCheck(key: KeyObject, f: CheckSignedFields): string {
     .digest("hex")
     .toUpperCase();
 }
+
+/** The values a card mapping notification answer's `checkSignature` covers, in their documented order. */
+export interface NotificationSignedFields {
+  readonly nonce: string;
+  readonly endpointId: string;
+  readonly invoiceId: string;
+}
+
+/**
+ * The card mapping notification answer's signature (gateway.md): HMAC-SHA1
+ * under the same key, in the same form, over nonce + endpointId + invoiceId.
+ */
+export function signNotification(key: KeyObject, f: NotificationSignedFields): string {
+  return createHmac("sha1", key)
+    .update(f.nonce + f.endpointId + f.invoiceId, "utf8")
+    .digest("hex")
+    .toUpperCase();
+}

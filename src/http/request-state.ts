@@ -27,7 +27,10 @@ export interface RequestState {
   invoiceId?: string;
   /** The device a card call is about (the card paths and services). */
   serialNumber?: string;
-  /** The card a card call names: the only card reference a log line ever holds. */
+  /**
+   * The card a card call or a card mapping notification names: the only card
+   * reference a log line ever holds (never its serverCardId).
+   */
   clientCardId?: string;
   /** Counted against limits.maxInFlight by admission; released when the request ends. */
   admitted?: boolean;
@@ -89,6 +92,7 @@ export function cardFactsNoter(log: RequestState | undefined): NoteCardFacts | u
 }
 
 const CHECK_PATH = /^\/(?:sale|verification)\/[^/]+\/check$/;
+const NOTIFICATION_PATH = /^\/(?:sale|verification)\/(?:[^/]+\/)?notification$/;
 /** The JSON paths of the app's cards (card-json-route.ts). */
 export const CARD_JSON_PATHS: ReadonlyMap<string, CardAction> = new Map<string, CardAction>([
   ["/cards/list-cards", "list"],
@@ -102,7 +106,7 @@ export function detectProtocol(path: string, contentType: string | undefined): P
   if (type.startsWith("application/grpc-web")) return "grpc-web";
   if (type.startsWith("application/grpc")) return "grpc";
   if (path === "/sale/initiate-sale" || path === "/verification/initiate-verification") return "json";
-  if (CHECK_PATH.test(path) || CARD_JSON_PATHS.has(path)) return "json";
+  if (CHECK_PATH.test(path) || NOTIFICATION_PATH.test(path) || CARD_JSON_PATHS.has(path)) return "json";
   // An RPC path is "/<package>.<Service>/<Method>": a dot in its first segment.
   if (RPC_PATH.test(path)) return "connect";
   return "http";

@@ -36,7 +36,7 @@ import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js
 import type { CardAction } from "../core/card-request.js";
 import { AppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import { checkCardJson, checkCheckJson } from "./check-json.js";
+import { checkCardJson, checkCheckJson, checkNotificationJson } from "./check-json.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
@@ -52,10 +52,15 @@ export const RPC_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMe
   [InitiateService.method.verification, "verification"],
 ]);
 
-// GatewayService's checks, whose JSON bodies are refused with the JSON check paths' codes.
+// GatewayService's checks and notifications, whose JSON bodies are refused
+// with the JSON paths' codes.
 const CHECK_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
   [GatewayService.method.checkSale, "sale"],
   [GatewayService.method.checkVerification, "verification"],
+]);
+const NOTIFICATION_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
+  [GatewayService.method.saleNotification, "sale"],
+  [GatewayService.method.verificationNotification, "verification"],
 ]);
 
 // DeviceCardService's calls, whose JSON bodies are refused with the JSON card paths' codes.
@@ -174,6 +179,8 @@ function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => vo
   if (operation !== undefined) return (input, raw) => decodeInitiateJson(operation, input, raw);
   const check = CHECK_OPERATIONS.get(method);
   if (check !== undefined) return (input, raw) => checkCheckJson(check, input, raw);
+  const notification = NOTIFICATION_OPERATIONS.get(method);
+  if (notification !== undefined) return (input, raw) => checkNotificationJson(notification, input, raw);
   const card = CARD_ACTIONS.get(method);
   if (card !== undefined) return (input, raw) => checkCardJson(card, input, raw);
   return (input, raw) => {

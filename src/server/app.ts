@@ -13,6 +13,7 @@ import { createEndpointDirectory } from "../core/endpoints.js";
 import { createRequestFilter } from "../core/filters/evaluate.js";
 import { buildFilterRules } from "../core/filters/rules.js";
 import { createInitiator, type Initiator } from "../core/initiator.js";
+import { createNotificationService, type NotificationService } from "../core/notification-service.js";
 import { createSessionQueries, type SessionQueries } from "../core/session-queries.js";
 import { createServingState, type ServingState } from "../ops/health.js";
 import { createMetrics, type Metrics } from "../ops/metrics.js";
@@ -27,6 +28,7 @@ export interface App {
   readonly tokens: AccessTokens;
   readonly core: Initiator;
   readonly checks: CheckService;
+  readonly notifications: NotificationService;
   readonly sessionQueries: SessionQueries;
   /** The app's own cards, by access token. */
   readonly deviceCards: DeviceCards;
@@ -55,8 +57,10 @@ export function createApp(config: Config, logger: Logger): App {
       endpoints,
       sessions: store,
       tokens: store,
+      cards: store,
       checkWindowMs: config.gateway.checkWindowMs,
     }),
+    notifications: createNotificationService({ endpoints, sessions: store, cards: store }),
     sessionQueries: createSessionQueries(store),
     deviceCards: createDeviceCards({ store, checkAccessToken: tokens.check }),
     cardQueries: createCardQueries(store),

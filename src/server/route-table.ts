@@ -14,6 +14,7 @@ import { createPeerCheck, gatewayPeerRoute } from "../http/gateway-peers.js";
 import { grpcUnaryRoute } from "../http/grpc-unary-route.js";
 import { headerListLimit } from "../http/header-limit.js";
 import { initiateJsonRoute } from "../http/initiate-json-route.js";
+import { matchNotificationPath, notificationJsonRoute } from "../http/notification-json-route.js";
 import { openIssuanceRoute } from "../http/open-issuance-route.js";
 import { opsRoutes } from "../http/ops-routes.js";
 import { requestGuardRoute } from "../http/request-guards.js";
@@ -41,12 +42,16 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     headerListLimit(config.limits.maxHeaderBytes),
     gatewayPeerRoute(
       createPeerCheck(config.gateway.allowFrom, config.gateway.trustedProxies),
-      (path) => matchCheckPath(path) !== undefined || path.startsWith(`/${GatewayService.typeName}/`),
+      (path) =>
+        matchCheckPath(path) !== undefined ||
+        matchNotificationPath(path) !== undefined ||
+        path.startsWith(`/${GatewayService.typeName}/`),
     ),
     parts.admission.route,
     opsRoutes(app.state, app.metrics),
     withDeadline(initiateJsonRoute(app.core, body), deadlineMs),
     withDeadline(checkJsonRoute(app.checks, body), deadlineMs),
+    withDeadline(notificationJsonRoute(app.notifications, body), deadlineMs),
     // The app's cards: not gateway-facing, so gateway.allowFrom does not apply.
     withDeadline(cardJsonRoute(app.deviceCards, body), deadlineMs),
     ...(config.auth.openIssuance ? [withDeadline(openIssuanceRoute(app.tokens, body), deadlineMs)] : []),

@@ -37,7 +37,7 @@ export function createRpcServices(app: App, config: Config): RpcServices {
     routes: (router) => {
       registerInitiateService(router, app.core);
       registerAuthService(router, app.tokens, apiKeys);
-      registerGatewayService(router, app.checks);
+      registerGatewayService(router, app.checks, app.notifications);
       registerSessionService(router, app.sessionQueries, apiKeys);
       registerDeviceCardService(router, app.deviceCards);
       registerCardService(router, app.cardQueries, apiKeys);

@@ -97,14 +97,24 @@ export interface CheckAnswer {
 }
 
 /** POSTs a check as TopTechPay does (a JSON body unless `raw` text and its content type are given). */
-export async function postCheck(
+export function postCheck(
   url: string,
   operation: Operation,
   invoiceId: string,
   body: unknown,
   options: { readonly headers?: Record<string, string>; readonly raw?: string } = {},
 ): Promise<CheckAnswer> {
-  const res = await fetch(`${url}${checkPath(operation, invoiceId)}`, {
+  return postGateway(url, checkPath(operation, invoiceId), body, options);
+}
+
+/** POSTs JSON to a gateway-facing path as TopTechPay does (a JSON body unless `raw` text is given). */
+export async function postGateway(
+  url: string,
+  path: string,
+  body: unknown,
+  options: { readonly headers?: Record<string, string>; readonly raw?: string } = {},
+): Promise<CheckAnswer> {
+  const res = await fetch(`${url}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...options.headers },
     body: options.raw ?? JSON.stringify(body),
@@ -130,14 +140,30 @@ export function controlKeyBytes(controlKey = TEST_CONTROL_KEY): Buffer {
   return Buffer.from(controlKey.replaceAll("-", ""), "hex");
 }
 
-/** The message checkSignature is computed over (gateway.md), without a card reference. */
-export function checkMessage(init: Pick<Initiated, "serialNumber" | "nonce" | "endpointId" | "invoiceId">): string {
-  return init.serialNumber + init.nonce + init.endpointId + init.invoiceId;
+/** The message checkSignature is computed over (gateway.md); serverCardId only for a repeat sale's answer. */
+export function checkMessage(
+  init: Pick<Initiated, "serialNumber" | "nonce" | "endpointId" | "invoiceId">,
+  serverCardId = "",
+): string {
+  return init.serialNumber + init.nonce + init.endpointId + init.invoiceId + serverCardId;
+}
+
+/** HMAC-SHA1 under the test endpoint's control key, 40 upper-case hex characters. */
+function hmacHex(message: string): string {
+  return createHmac("sha1", controlKeyBytes()).update(message, "utf8").digest("hex").toUpperCase();
 }
 
 /** checkSignature as TopTechPay verifies it: HMAC-SHA1, 40 upper-case hex characters. */
-export function expectedCheckSignature(init: Pick<Initiated, "serialNumber" | "nonce" | "endpointId" | "invoiceId">) {
-  return createHmac("sha1", controlKeyBytes()).update(checkMessage(init), "utf8").digest("hex").toUpperCase();
+export function expectedCheckSignature(
+  init: Pick<Initiated, "serialNumber" | "nonce" | "endpointId" | "invoiceId">,
+  serverCardId?: string,
+) {
+  return hmacHex(checkMessage(init, serverCardId));
+}
+
+/** A notification answer's checkSignature (gateway.md): HMAC-SHA1 over nonce + endpointId + invoiceId. */
+export function expectedNotificationSignature(init: Pick<Initiated, "nonce" | "endpointId" | "invoiceId">) {
+  return hmacHex(init.nonce + init.endpointId + init.invoiceId);
 }
 
 /** SHA-256 hex of a text, the form the store keeps tokens in. */
@@ -156,17 +182,20 @@ export function expectCheckAnswer(answer: CheckAnswer, init: Initiated, token: s
   expect(answer.json.session.checkSignature).toMatch(/^[0-9A-F]{40}$/);
 }
 
-/** The documented fail body of a check, exactly: `{"error":{cause,code,message},"invoiceId"}`. */
+/**
+ * The documented fail body of a check or notification, exactly:
+ * `{"error":{cause,code,message},"invoiceId"}`, without invoiceId when none is known.
+ */
 export function expectCheckRefusal(
   answer: CheckAnswer,
   status: number,
   code: string,
-  invoiceId: string,
+  invoiceId: string | undefined,
   cause = "INVALID_REQUEST",
 ): void {
   expect({ status: answer.status, code: answer.json?.error?.code }, answer.text).toEqual({ status, code });
   expect(answer.contentType).toMatch(/^application\/json/);
-  expect(Object.keys(answer.json).sort()).toEqual(["error", "invoiceId"]);
+  expect(Object.keys(answer.json).sort()).toEqual(invoiceId === undefined ? ["error"] : ["error", "invoiceId"]);
   expect(Object.keys(answer.json.error).sort()).toEqual(["cause", "code", "message"]);
   expect(answer.json.invoiceId).toBe(invoiceId);
   expect(answer.json.error.cause).toBe(cause);
@@ -183,4 +212,79 @@ export async function expectNothingBound(s: TestServer, invoiceId: string): Prom
     hash: undefined,
     checkedAt: undefined,
   });
+}
+
+/** A session checked as the gateway does, with the token it bound. */
+export async function checkedSession(
+  s: TestServer,
+  operation: Operation,
+  serialNumber?: string,
+): Promise<{ init: Initiated; token: string }> {
+  const init = await initiate(s, operation, serialNumber);
+  const token = gatewayToken();
+  expectCheckAnswer(await postCheck(s.url, operation, init.invoiceId, checkBody(init, token)), init, token);
+  return { init, token };
+}
+
+/** The card a notification carries: TopTechPay's serverCardId, and optionally its unique id and BIN. */
+export interface NotifiedCard {
+  readonly serverCardId: string;
+  readonly uniqueReferenceCardId?: number | string;
+  readonly bin?: number;
+}
+
+/** A fresh serverCardId, a decimal string as the gateway draws them. */
+export function serverCardId(): string {
+  return String(100_000_000 + Math.floor(Math.random() * 899_999_999));
+}
+
+/**
+ * The body TopTechPay posts for `init` after its check with `token`: a sale
+ * carries the reference in sourceCard, a verification at the top level.
+ */
+export function notificationBody(init: Initiated, token: string, card?: NotifiedCard): CheckBody {
+  const body: CheckBody = {
+    consumer: { device: { serialNumber: init.serialNumber } },
+    session: { accessToken: init.accessToken, token },
+  };
+  if (!card) return body;
+  const reference = { serverCardId: card.serverCardId, uniqueReferenceCardId: card.uniqueReferenceCardId };
+  if (init.operation === "sale") body.sourceCard = { bin: card.bin, reference };
+  else {
+    body.sourceCard = { bin: card.bin };
+    body.reference = reference;
+  }
+  return body;
+}
+
+/** A notification path: `/sale/notification`, or the path form with an invoice id. */
+export function notificationPath(operation: Operation, invoiceId?: string): string {
+  return invoiceId === undefined
+    ? `/${operation}/notification`
+    : `/${operation}/${encodeURIComponent(invoiceId)}/notification`;
+}
+
+/** POSTs a card mapping notification as TopTechPay does. */
+export function postNotification(
+  url: string,
+  operation: Operation,
+  body: unknown,
+  invoiceId?: string,
+): Promise<CheckAnswer> {
+  return postGateway(url, notificationPath(operation, invoiceId), body);
+}
+
+/** The documented success answer of a notification, exactly, its signature verified. */
+export function expectNotificationAnswer(answer: CheckAnswer, init: Initiated, token: string): void {
+  expect(answer.status, answer.text).toBe(200);
+  expect(answer.contentType).toMatch(/^application\/json/);
+  expect(answer.json).toEqual({
+    invoiceId: init.invoiceId,
+    session: { checkSignature: expectedNotificationSignature(init), nonce: init.nonce, token },
+  });
+}
+
+/** Every card stored for a device, deleted ones too, oldest first. */
+export function cardsOf(s: TestServer, serialNumber: string) {
+  return s.server.store.listCards(serialNumber, { includeDeleted: true });
 }

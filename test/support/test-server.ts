@@ -33,7 +33,8 @@ export interface TestServerOptions {
   /**
    * Top-level config keys merged over the defaults (server, store, endpoints);
    * e.g. `{ limits: { maxBodyBytes: 2048 } }` or `{ server: { tls: {...} } }`.
-   * `server.host`/`server.port` and `store.sqlite` are filled in when left out.
+   * `server.host`/`server.port` and `store.sqlite` are filled in when left out
+   * (`store.sqlite` not when `store.postgres` is given).
    */
   readonly config?: Record<string, unknown>;
   /** false: build the server without its fast routes (createServer's seam), for the parity test. */
@@ -80,7 +81,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ],
     ...extra,
     server: { host: "127.0.0.1", port: 0, ...(extra.server as object | undefined) },
-    store: { sqlite: join(dir, "proxy.db"), ...(extra.store as object | undefined) },
+    // PostgreSQL when the test gives it; otherwise a SQLite file in the temp dir.
+    store:
+      (extra.store as { postgres?: unknown } | undefined)?.postgres === undefined
+        ? { sqlite: join(dir, "proxy.db"), ...(extra.store as object | undefined) }
+        : extra.store,
   };
   const config = buildConfig(raw, { env: {}, baseDir: dir, sourceName: "test" });
 

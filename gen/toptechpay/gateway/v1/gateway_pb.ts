@@ -3,7 +3,8 @@
 /* eslint-disable */
 
 // The gateway's calls back to this server, as documented on TopTechPay's
-// "Check sale" and "Check verification" pages (see shared spec gateway.md).
+// "Check sale", "Check verification" and "Sale / verification card mapping
+// notification" pages (see shared spec gateway.md).
 // Field names are chosen so that the proto3 JSON form of each message is the
 // documented JSON; the invoice id, which the JSON paths carry in the URL
 // (POST /sale/{invoiceId}/check), is a field here.
@@ -16,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file toptechpay/gateway/v1/gateway.proto.
  */
 export const file_toptechpay_gateway_v1_gateway: GenFile = /*@__PURE__*/
-  fileDesc("CiN0b3B0ZWNocGF5L2dhdGV3YXkvdjEvZ2F0ZXdheS5wcm90bxIVdG9wdGVjaHBheS5nYXRld2F5LnYxIjsKC0NoZWNrRGV2aWNlEhoKDXNlcmlhbF9udW1iZXIYASABKAlIAIgBAUIQCg5fc2VyaWFsX251bWJlciJDCg1DaGVja0NvbnN1bWVyEjIKBmRldmljZRgBIAEoCzIiLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja0RldmljZSKcAQoMQ2hlY2tTZXNzaW9uEhkKDGFjY2Vzc190b2tlbhgBIAEoCUgAiAEBEhIKBW5vbmNlGAIgASgJSAGIAQESFgoJc2lnbmF0dXJlGAMgASgJSAKIAQESEgoFdG9rZW4YBCABKAlIA4gBAUIPCg1fYWNjZXNzX3Rva2VuQggKBl9ub25jZUIMCgpfc2lnbmF0dXJlQggKBl90b2tlbiI/Cg1DYXJkUmVmZXJlbmNlEhsKDmNsaWVudF9jYXJkX2lkGAEgASgJSACIAQFCEQoPX2NsaWVudF9jYXJkX2lkIkgKDVNvdXJjZU9mRnVuZHMSNwoJcmVmZXJlbmNlGAEgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLkNhcmRSZWZlcmVuY2Ui5wEKEENoZWNrU2FsZVJlcXVlc3QSFwoKaW52b2ljZV9pZBgBIAEoCUgAiAEBEjYKCGNvbnN1bWVyGAIgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrQ29uc3VtZXISNAoHc2Vzc2lvbhgDIAEoCzIjLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja1Nlc3Npb24SPQoPc291cmNlX29mX2Z1bmRzGAQgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLlNvdXJjZU9mRnVuZHNCDQoLX2ludm9pY2VfaWQisAEKGENoZWNrVmVyaWZpY2F0aW9uUmVxdWVzdBIXCgppbnZvaWNlX2lkGAEgASgJSACIAQESNgoIY29uc3VtZXIYAiABKAsyJC50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tDb25zdW1lchI0CgdzZXNzaW9uGAMgASgLMiMudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrU2Vzc2lvbkINCgtfaW52b2ljZV9pZCJLChJDaGVja0Fuc3dlclNlc3Npb24SFwoPY2hlY2tfc2lnbmF0dXJlGAEgASgJEg0KBW5vbmNlGAIgASgJEg0KBXRva2VuGAMgASgJIi0KE1NlcnZlckNhcmRSZWZlcmVuY2USFgoOc2VydmVyX2NhcmRfaWQYASABKAkiVgoVQW5zd2VyZWRTb3VyY2VPZkZ1bmRzEj0KCXJlZmVyZW5jZRgBIAEoCzIqLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5TZXJ2ZXJDYXJkUmVmZXJlbmNlIqoBChFDaGVja1NhbGVSZXNwb25zZRISCgppbnZvaWNlX2lkGAEgASgJEjoKB3Nlc3Npb24YAiABKAsyKS50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tBbnN3ZXJTZXNzaW9uEkUKD3NvdXJjZV9vZl9mdW5kcxgDIAEoCzIsLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5BbnN3ZXJlZFNvdXJjZU9mRnVuZHMiawoZQ2hlY2tWZXJpZmljYXRpb25SZXNwb25zZRISCgppbnZvaWNlX2lkGAEgASgJEjoKB3Nlc3Npb24YAiABKAsyKS50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tBbnN3ZXJTZXNzaW9uMugBCg5HYXRld2F5U2VydmljZRJeCglDaGVja1NhbGUSJy50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tTYWxlUmVxdWVzdBooLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja1NhbGVSZXNwb25zZRJ2ChFDaGVja1ZlcmlmaWNhdGlvbhIvLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja1ZlcmlmaWNhdGlvblJlcXVlc3QaMC50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tWZXJpZmljYXRpb25SZXNwb25zZWIGcHJvdG8z");
+  fileDesc("CiN0b3B0ZWNocGF5L2dhdGV3YXkvdjEvZ2F0ZXdheS5wcm90bxIVdG9wdGVjaHBheS5nYXRld2F5LnYxIjsKC0NoZWNrRGV2aWNlEhoKDXNlcmlhbF9udW1iZXIYASABKAlIAIgBAUIQCg5fc2VyaWFsX251bWJlciJDCg1DaGVja0NvbnN1bWVyEjIKBmRldmljZRgBIAEoCzIiLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja0RldmljZSKcAQoMQ2hlY2tTZXNzaW9uEhkKDGFjY2Vzc190b2tlbhgBIAEoCUgAiAEBEhIKBW5vbmNlGAIgASgJSAGIAQESFgoJc2lnbmF0dXJlGAMgASgJSAKIAQESEgoFdG9rZW4YBCABKAlIA4gBAUIPCg1fYWNjZXNzX3Rva2VuQggKBl9ub25jZUIMCgpfc2lnbmF0dXJlQggKBl90b2tlbiI/Cg1DYXJkUmVmZXJlbmNlEhsKDmNsaWVudF9jYXJkX2lkGAEgASgJSACIAQFCEQoPX2NsaWVudF9jYXJkX2lkIkgKDVNvdXJjZU9mRnVuZHMSNwoJcmVmZXJlbmNlGAEgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLkNhcmRSZWZlcmVuY2Ui5wEKEENoZWNrU2FsZVJlcXVlc3QSFwoKaW52b2ljZV9pZBgBIAEoCUgAiAEBEjYKCGNvbnN1bWVyGAIgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrQ29uc3VtZXISNAoHc2Vzc2lvbhgDIAEoCzIjLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja1Nlc3Npb24SPQoPc291cmNlX29mX2Z1bmRzGAQgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLlNvdXJjZU9mRnVuZHNCDQoLX2ludm9pY2VfaWQisAEKGENoZWNrVmVyaWZpY2F0aW9uUmVxdWVzdBIXCgppbnZvaWNlX2lkGAEgASgJSACIAQESNgoIY29uc3VtZXIYAiABKAsyJC50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tDb25zdW1lchI0CgdzZXNzaW9uGAMgASgLMiMudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrU2Vzc2lvbkINCgtfaW52b2ljZV9pZCJLChJDaGVja0Fuc3dlclNlc3Npb24SFwoPY2hlY2tfc2lnbmF0dXJlGAEgASgJEg0KBW5vbmNlGAIgASgJEg0KBXRva2VuGAMgASgJIi0KE1NlcnZlckNhcmRSZWZlcmVuY2USFgoOc2VydmVyX2NhcmRfaWQYASABKAkiVgoVQW5zd2VyZWRTb3VyY2VPZkZ1bmRzEj0KCXJlZmVyZW5jZRgBIAEoCzIqLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5TZXJ2ZXJDYXJkUmVmZXJlbmNlIqoBChFDaGVja1NhbGVSZXNwb25zZRISCgppbnZvaWNlX2lkGAEgASgJEjoKB3Nlc3Npb24YAiABKAsyKS50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tBbnN3ZXJTZXNzaW9uEkUKD3NvdXJjZV9vZl9mdW5kcxgDIAEoCzIsLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5BbnN3ZXJlZFNvdXJjZU9mRnVuZHMiawoZQ2hlY2tWZXJpZmljYXRpb25SZXNwb25zZRISCgppbnZvaWNlX2lkGAEgASgJEjoKB3Nlc3Npb24YAiABKAsyKS50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tBbnN3ZXJTZXNzaW9uIl8KE05vdGlmaWNhdGlvblNlc3Npb24SGQoMYWNjZXNzX3Rva2VuGAEgASgJSACIAQESEgoFdG9rZW4YAiABKAlIAYgBAUIPCg1fYWNjZXNzX3Rva2VuQggKBl90b2tlbiKLAQoVTm90aWZpZWRDYXJkUmVmZXJlbmNlEhsKDnNlcnZlcl9jYXJkX2lkGAEgASgJSACIAQESJQoYdW5pcXVlX3JlZmVyZW5jZV9jYXJkX2lkGAIgASgDSAGIAQFCEQoPX3NlcnZlcl9jYXJkX2lkQhsKGV91bmlxdWVfcmVmZXJlbmNlX2NhcmRfaWQiawoOU2FsZVNvdXJjZUNhcmQSEAoDYmluGAEgASgDSACIAQESPwoJcmVmZXJlbmNlGAIgASgLMiwudG9wdGVjaHBheS5nYXRld2F5LnYxLk5vdGlmaWVkQ2FyZFJlZmVyZW5jZUIGCgRfYmluIjIKFlZlcmlmaWNhdGlvblNvdXJjZUNhcmQSEAoDYmluGAEgASgDSACIAQFCBgoEX2JpbiLyAQoXU2FsZU5vdGlmaWNhdGlvblJlcXVlc3QSFwoKaW52b2ljZV9pZBgBIAEoCUgAiAEBEjYKCGNvbnN1bWVyGAIgASgLMiQudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrQ29uc3VtZXISOwoHc2Vzc2lvbhgDIAEoCzIqLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5Ob3RpZmljYXRpb25TZXNzaW9uEjoKC3NvdXJjZV9jYXJkGAQgASgLMiUudG9wdGVjaHBheS5nYXRld2F5LnYxLlNhbGVTb3VyY2VDYXJkQg0KC19pbnZvaWNlX2lkIsMCCh9WZXJpZmljYXRpb25Ob3RpZmljYXRpb25SZXF1ZXN0EhcKCmludm9pY2VfaWQYASABKAlIAIgBARI2Cghjb25zdW1lchgCIAEoCzIkLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5DaGVja0NvbnN1bWVyEjsKB3Nlc3Npb24YAyABKAsyKi50b3B0ZWNocGF5LmdhdGV3YXkudjEuTm90aWZpY2F0aW9uU2Vzc2lvbhJCCgtzb3VyY2VfY2FyZBgEIAEoCzItLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5WZXJpZmljYXRpb25Tb3VyY2VDYXJkEj8KCXJlZmVyZW5jZRgFIAEoCzIsLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5Ob3RpZmllZENhcmRSZWZlcmVuY2VCDQoLX2ludm9pY2VfaWQiZgoUTm90aWZpY2F0aW9uUmVzcG9uc2USEgoKaW52b2ljZV9pZBgBIAEoCRI6CgdzZXNzaW9uGAIgASgLMikudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrQW5zd2VyU2Vzc2lvbjLaAwoOR2F0ZXdheVNlcnZpY2USXgoJQ2hlY2tTYWxlEicudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrU2FsZVJlcXVlc3QaKC50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tTYWxlUmVzcG9uc2USdgoRQ2hlY2tWZXJpZmljYXRpb24SLy50b3B0ZWNocGF5LmdhdGV3YXkudjEuQ2hlY2tWZXJpZmljYXRpb25SZXF1ZXN0GjAudG9wdGVjaHBheS5nYXRld2F5LnYxLkNoZWNrVmVyaWZpY2F0aW9uUmVzcG9uc2USbwoQU2FsZU5vdGlmaWNhdGlvbhIuLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5TYWxlTm90aWZpY2F0aW9uUmVxdWVzdBorLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5Ob3RpZmljYXRpb25SZXNwb25zZRJ/ChhWZXJpZmljYXRpb25Ob3RpZmljYXRpb24SNi50b3B0ZWNocGF5LmdhdGV3YXkudjEuVmVyaWZpY2F0aW9uTm90aWZpY2F0aW9uUmVxdWVzdBorLnRvcHRlY2hwYXkuZ2F0ZXdheS52MS5Ob3RpZmljYXRpb25SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * CheckDevice identifies the consumer's phone.
@@ -368,6 +369,239 @@ export const CheckVerificationResponseSchema: GenMessage<CheckVerificationRespon
   messageDesc(file_toptechpay_gateway_v1_gateway, 11);
 
 /**
+ * NotificationSession identifies the checked session a notification is about.
+ *
+ * @generated from message toptechpay.gateway.v1.NotificationSession
+ */
+export type NotificationSession = Message<"toptechpay.gateway.v1.NotificationSession"> & {
+  /**
+   * The access token the app initiated with. Required; 32-128 characters.
+   *
+   * @generated from field: optional string access_token = 1;
+   */
+  accessToken?: string | undefined;
+
+  /**
+   * TopTechPay's session token, bound at the session's check. Required;
+   * 16-36 characters.
+   *
+   * @generated from field: optional string token = 2;
+   */
+  token?: string | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.NotificationSession.
+ * Use `create(NotificationSessionSchema)` to create a new message.
+ */
+export const NotificationSessionSchema: GenMessage<NotificationSession> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 12);
+
+/**
+ * NotifiedCardReference is TopTechPay's reference of the card the consumer
+ * paid with.
+ *
+ * @generated from message toptechpay.gateway.v1.NotifiedCardReference
+ */
+export type NotifiedCardReference = Message<"toptechpay.gateway.v1.NotifiedCardReference"> & {
+  /**
+   * TopTechPay's card reference. 1-64 characters; without it nothing is
+   * stored.
+   *
+   * @generated from field: optional string server_card_id = 1;
+   */
+  serverCardId?: string | undefined;
+
+  /**
+   * The gateway's id of the card number (the same for the same card number).
+   *
+   * @generated from field: optional int64 unique_reference_card_id = 2;
+   */
+  uniqueReferenceCardId?: bigint | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.NotifiedCardReference.
+ * Use `create(NotifiedCardReferenceSchema)` to create a new message.
+ */
+export const NotifiedCardReferenceSchema: GenMessage<NotifiedCardReference> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 13);
+
+/**
+ * SaleSourceCard is the card of a sale, with its reference.
+ *
+ * @generated from message toptechpay.gateway.v1.SaleSourceCard
+ */
+export type SaleSourceCard = Message<"toptechpay.gateway.v1.SaleSourceCard"> & {
+  /**
+   * The card's BIN.
+   *
+   * @generated from field: optional int64 bin = 1;
+   */
+  bin?: bigint | undefined;
+
+  /**
+   * Optional: the card reference to keep.
+   *
+   * @generated from field: toptechpay.gateway.v1.NotifiedCardReference reference = 2;
+   */
+  reference?: NotifiedCardReference | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.SaleSourceCard.
+ * Use `create(SaleSourceCardSchema)` to create a new message.
+ */
+export const SaleSourceCardSchema: GenMessage<SaleSourceCard> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 14);
+
+/**
+ * VerificationSourceCard is the card of a verification; its reference is
+ * beside it, at the top level of the request.
+ *
+ * @generated from message toptechpay.gateway.v1.VerificationSourceCard
+ */
+export type VerificationSourceCard = Message<"toptechpay.gateway.v1.VerificationSourceCard"> & {
+  /**
+   * The card's BIN.
+   *
+   * @generated from field: optional int64 bin = 1;
+   */
+  bin?: bigint | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.VerificationSourceCard.
+ * Use `create(VerificationSourceCardSchema)` to create a new message.
+ */
+export const VerificationSourceCardSchema: GenMessage<VerificationSourceCard> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 15);
+
+/**
+ * SaleNotificationRequest is the body of POST /sale/notification. The
+ * invoice id is set only for the path form POST /sale/{invoiceId}/notification.
+ *
+ * @generated from message toptechpay.gateway.v1.SaleNotificationRequest
+ */
+export type SaleNotificationRequest = Message<"toptechpay.gateway.v1.SaleNotificationRequest"> & {
+  /**
+   * The path form's invoice id: it must be the token's session.
+   *
+   * @generated from field: optional string invoice_id = 1;
+   */
+  invoiceId?: string | undefined;
+
+  /**
+   * Required.
+   *
+   * @generated from field: toptechpay.gateway.v1.CheckConsumer consumer = 2;
+   */
+  consumer?: CheckConsumer | undefined;
+
+  /**
+   * Required.
+   *
+   * @generated from field: toptechpay.gateway.v1.NotificationSession session = 3;
+   */
+  session?: NotificationSession | undefined;
+
+  /**
+   * Optional.
+   *
+   * @generated from field: toptechpay.gateway.v1.SaleSourceCard source_card = 4;
+   */
+  sourceCard?: SaleSourceCard | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.SaleNotificationRequest.
+ * Use `create(SaleNotificationRequestSchema)` to create a new message.
+ */
+export const SaleNotificationRequestSchema: GenMessage<SaleNotificationRequest> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 16);
+
+/**
+ * VerificationNotificationRequest is the body of POST
+ * /verification/notification (invoice id: as for a sale).
+ *
+ * @generated from message toptechpay.gateway.v1.VerificationNotificationRequest
+ */
+export type VerificationNotificationRequest = Message<"toptechpay.gateway.v1.VerificationNotificationRequest"> & {
+  /**
+   * The path form's invoice id: it must be the token's session.
+   *
+   * @generated from field: optional string invoice_id = 1;
+   */
+  invoiceId?: string | undefined;
+
+  /**
+   * Required.
+   *
+   * @generated from field: toptechpay.gateway.v1.CheckConsumer consumer = 2;
+   */
+  consumer?: CheckConsumer | undefined;
+
+  /**
+   * Required.
+   *
+   * @generated from field: toptechpay.gateway.v1.NotificationSession session = 3;
+   */
+  session?: NotificationSession | undefined;
+
+  /**
+   * Optional.
+   *
+   * @generated from field: toptechpay.gateway.v1.VerificationSourceCard source_card = 4;
+   */
+  sourceCard?: VerificationSourceCard | undefined;
+
+  /**
+   * Optional: the card reference to keep.
+   *
+   * @generated from field: toptechpay.gateway.v1.NotifiedCardReference reference = 5;
+   */
+  reference?: NotifiedCardReference | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.VerificationNotificationRequest.
+ * Use `create(VerificationNotificationRequestSchema)` to create a new message.
+ */
+export const VerificationNotificationRequestSchema: GenMessage<VerificationNotificationRequest> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 17);
+
+/**
+ * NotificationResponse answers a successful notification, either operation.
+ * It never holds the clientCardId.
+ *
+ * @generated from message toptechpay.gateway.v1.NotificationResponse
+ */
+export type NotificationResponse = Message<"toptechpay.gateway.v1.NotificationResponse"> & {
+  /**
+   * The session's invoice id.
+   *
+   * @generated from field: string invoice_id = 1;
+   */
+  invoiceId: string;
+
+  /**
+   * checkSignature is HMAC-SHA1 under the endpoint's control key over nonce
+   * + endpointId + invoiceId (40 upper-case hexadecimal characters); nonce
+   * is the stored nonce, token the request's session token, echoed.
+   *
+   * @generated from field: toptechpay.gateway.v1.CheckAnswerSession session = 2;
+   */
+  session?: CheckAnswerSession | undefined;
+};
+
+/**
+ * Describes the message toptechpay.gateway.v1.NotificationResponse.
+ * Use `create(NotificationResponseSchema)` to create a new message.
+ */
+export const NotificationResponseSchema: GenMessage<NotificationResponse> = /*@__PURE__*/
+  messageDesc(file_toptechpay_gateway_v1_gateway, 18);
+
+/**
  * GatewayService answers TopTechPay's checks of sessions this server started.
  * Errors carry a toptechpay.initiate.v1.ErrorDetail, as every error does.
  *
@@ -395,6 +629,34 @@ export const GatewayService: GenService<{
     methodKind: "unary";
     input: typeof CheckVerificationRequestSchema;
     output: typeof CheckVerificationResponseSchema;
+  },
+  /**
+   * SaleNotification is the sale card mapping notification: it finds the
+   * checked sale session by TopTechPay's session token and keeps the card
+   * reference for the session's device, under a clientCardId this server
+   * draws (the same serverCardId again keeps its first clientCardId). Without
+   * a reference nothing is stored. The answer is signed.
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   *
+   * @generated from rpc toptechpay.gateway.v1.GatewayService.SaleNotification
+   */
+  saleNotification: {
+    methodKind: "unary";
+    input: typeof SaleNotificationRequestSchema;
+    output: typeof NotificationResponseSchema;
+  },
+  /**
+   * VerificationNotification does the same for a verification session.
+   * buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   *
+   * @generated from rpc toptechpay.gateway.v1.GatewayService.VerificationNotification
+   */
+  verificationNotification: {
+    methodKind: "unary";
+    input: typeof VerificationNotificationRequestSchema;
+    output: typeof NotificationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_toptechpay_gateway_v1_gateway, 0);
