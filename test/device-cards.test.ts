@@ -224,6 +224,36 @@ describe("deleting one of the device's cards", () => {
 });
 
 describe("refusals: the documented error, and nothing changed", () => {
+  it("a GET is 405 with Allow: POST, another content type 415; metrics count every card call under its label", async () => {
+    const a = await device();
+    const get = await fetch(`${s.url}/cards/list-cards`);
+    expect({ status: get.status, allow: get.headers.get("allow") }).toEqual({ status: 405, allow: "POST" });
+    expect(await get.json()).toMatchObject({ error: { code: "METHOD_NOT_ALLOWED" } });
+    const text = await fetch(`${s.url}/cards/delete-card`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: JSON.stringify(deleteBody(a.serial, a.token, "some-card")),
+    });
+    expect(text.status).toBe(415);
+    expect(await text.json()).toMatchObject({ error: { code: "CONTENT_TYPE_UNSUPPORTED" } });
+
+    await appCall(s.url, "json", "list", listBody(a.serial, a.token));
+    // A body connect's decoding refuses is counted under the method's label too.
+    await appCall(s.url, "connect", "list", { consumer: { device: { serialNumber: 5 } } });
+    await callVia("grpc", "delete", deleteBody(a.serial, a.token, "unknown-card-id"));
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const count = (labels: string[]) =>
+      metrics
+        .split("\n")
+        .filter((l) => l.startsWith("cp_requests_total{") && labels.every((p) => l.includes(p)))
+        .map((l) => Number(l.split(" ").pop()))
+        .reduce((x, y) => x + y, 0);
+    expect(count(['operation="list-cards"', 'protocol="json"', 'outcome="ok"'])).toBeGreaterThanOrEqual(1);
+    expect(count(['operation="list-cards"', 'protocol="connect"', 'code="FIELD_TYPE"'])).toBeGreaterThanOrEqual(1);
+    expect(count(['operation="delete-card"', 'protocol="grpc"', 'code="CARD_NOT_FOUND"'])).toBeGreaterThanOrEqual(1);
+    expect(count(['operation="delete-card"', 'code="CONTENT_TYPE_UNSUPPORTED"'])).toBe(1);
+  });
+
   it.each(["list", "delete"] as const)(
     "%s: a missing, unknown, revoked or another device's access token",
     async (call) => {

@@ -60,7 +60,7 @@ export interface DeviceCardsDeps {
 
 /** A store failure as the caller's STORE_UNAVAILABLE. */
 export const cardStoreFailure = (e: unknown): never =>
-  rethrowStoreFailure(e, "The card store is unavailable; nothing was changed. Retry later.");
+  rethrowStoreFailure(e, "The card store is unavailable. Retry later.");
 
 /**
  * CARD_NOT_FOUND with one public message for every reason (unknown, deleted,

@@ -8,7 +8,7 @@ import type { DeviceCards } from "../core/device-cards.js";
 import { sendJson, sendJsonPathError } from "./answer.js";
 import { deletedDeviceCardJson, deviceCardListJson } from "./card-messages.js";
 import { readJsonPost } from "./read-body.js";
-import { CARD_JSON_PATHS, cardFactsNoter } from "./request-state.js";
+import { CARD_JSON_PATHS, CARD_LABELS, cardFactsNoter } from "./request-state.js";
 import type { Route } from "./route.js";
 
 /** The route for both card paths; any other path passes to the next route. */
@@ -16,7 +16,7 @@ export function cardJsonRoute(cards: DeviceCards, options: { readonly maxBodyByt
   return (req, res, path, log) => {
     const action = CARD_JSON_PATHS.get(path);
     if (action === undefined) return false;
-    log.operation = action === "list" ? "list-cards" : "delete-card";
+    log.operation = CARD_LABELS[action];
     const note = cardFactsNoter(log);
     readJsonPost(req, options.maxBodyBytes)
       .then((body) =>

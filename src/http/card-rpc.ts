@@ -17,7 +17,7 @@ import type { CardQueries } from "../core/card-queries.js";
 import type { DeviceCards } from "../core/device-cards.js";
 import { apiKeyGuard } from "./api-key-guard.js";
 import { cardMessage, deletedDeviceCard, deviceCardList } from "./card-messages.js";
-import { cardFactsNoter, kRequestState } from "./request-state.js";
+import { CARD_LABELS, cardFactsNoter, kRequestState } from "./request-state.js";
 import { runRpc } from "./run-rpc.js";
 
 /** Registers DeviceCardService on a Connect router. */
@@ -27,12 +27,12 @@ export function registerDeviceCardService(router: ConnectRouter, cards: DeviceCa
     // names, so the core validates them exactly like a JSON body.
     listDeviceCards: (req, ctx) =>
       runRpc(ctx, async (log) => {
-        if (log) log.operation = "list-cards";
+        if (log) log.operation = CARD_LABELS.list;
         return deviceCardList(await cards.list(req, cardFactsNoter(log)));
       }),
     deleteDeviceCard: (req, ctx) =>
       runRpc(ctx, async (log) => {
-        if (log) log.operation = "delete-card";
+        if (log) log.operation = CARD_LABELS.delete;
         return deletedDeviceCard(await cards.delete(req, cardFactsNoter(log)));
       }),
   });

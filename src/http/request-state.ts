@@ -93,6 +93,9 @@ export function cardFactsNoter(log: RequestState | undefined): NoteCardFacts | u
 
 const CHECK_PATH = /^\/(?:sale|verification)\/[^/]+\/check$/;
 const NOTIFICATION_PATH = /^\/(?:sale|verification)\/(?:[^/]+\/)?notification$/;
+/** The operation label of the app's card calls, on the JSON paths and DeviceCardService alike. */
+export const CARD_LABELS: Readonly<Record<CardAction, string>> = { list: "list-cards", delete: "delete-card" };
+
 /** The JSON paths of the app's cards (card-json-route.ts). */
 export const CARD_JSON_PATHS: ReadonlyMap<string, CardAction> = new Map<string, CardAction>([
   ["/cards/list-cards", "list"],

@@ -40,7 +40,7 @@ import { checkCardJson, checkCheckJson, checkNotificationJson } from "./check-js
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
-import { kRequestState } from "./request-state.js";
+import { CARD_LABELS, kRequestState } from "./request-state.js";
 
 // connect-es's own content types for unary calls (see its content-type.js).
 const CONNECT_UNARY = /^application\/(?:(json)(?:; ?charset=utf-?8)?|proto)$/i;
@@ -201,7 +201,9 @@ export function guardBody(
   readMaxBytes: number,
 ): UniversalHandler {
   if (handler.method.methodKind !== "unary") return handler;
-  const operation = RPC_OPERATIONS.get(handler.method);
+  const card = CARD_ACTIONS.get(handler.method);
+  // The label a refused body's log line and metrics carry, as the method's own answers do.
+  const operation = RPC_OPERATIONS.get(handler.method) ?? (card && CARD_LABELS[card]);
   const input = handler.method.input;
   const checkJson = jsonCheck(handler.method);
   const guarded = async (req: UniversalServerRequest) => {
