@@ -13,9 +13,7 @@ import type { Operation } from "../src/core/initiate-request.js";
 import {
   type CheckBody,
   cardsOf,
-  checkBody,
   checkedSession,
-  expectedCheckSignature,
   expectedNotificationSignature,
   expectNothingBound,
   gatewayToken,
@@ -24,6 +22,8 @@ import {
   notificationBody,
   postCheck,
   postNotification,
+  repeatCheckBody,
+  repeatSaleAnswer,
   serverCardId,
 } from "./support/gateway-fixtures.js";
 import {
@@ -201,19 +201,11 @@ describe("repeat sale over CheckSale", () => {
 
       const init = await initiate(s, "sale", first.init.serialNumber);
       const token = gatewayToken();
-      const body = { ...checkBody(init, token), sourceOfFunds: { reference: { clientCardId } } };
-      const out = await checkSale(via, init.invoiceId, body);
-      expect(out).toEqual({
-        ok: true,
-        answer: {
-          invoiceId: init.invoiceId,
-          session: { checkSignature: expectedCheckSignature(init, ref), nonce: init.nonce, token },
-          sourceOfFunds: { reference: { serverCardId: ref } },
-        },
-      });
+      const out = await checkSale(via, init.invoiceId, repeatCheckBody(init, token, clientCardId));
+      expect(out).toEqual({ ok: true, answer: repeatSaleAnswer(init, token, ref) });
 
       const stranger = await initiate(s, "sale");
-      const foreign = { ...checkBody(stranger, gatewayToken()), sourceOfFunds: { reference: { clientCardId } } };
+      const foreign = repeatCheckBody(stranger, gatewayToken(), clientCardId);
       expectRefused(await checkSale(via, stranger.invoiceId, foreign), "CARD_NOT_OWNED", stranger.invoiceId);
       await expectNothingBound(s, stranger.invoiceId);
     });

@@ -27,6 +27,8 @@ import {
   notificationBody,
   postCheck,
   postNotification,
+  repeatCheckBody,
+  repeatSaleAnswer,
   serverCardId,
   sha256,
 } from "./support/gateway-fixtures.js";
@@ -56,9 +58,11 @@ async function notifyCard(t: TestServer, init: Initiated, token: string, card: N
   return stored?.clientCardId ?? "";
 }
 
-/** A check sale of `init` paying with `clientCardId`. */
-function repeatCheckBody(init: Initiated, token: string, clientCardId: string): CheckBody {
-  return { ...checkBody(init, token), sourceOfFunds: { reference: { clientCardId } } };
+/** A repeat sale of `init` with `clientCardId` is refused CARD_NOT_OWNED, binding nothing. */
+async function expectCardRefused(t: TestServer, init: Initiated, clientCardId: string): Promise<void> {
+  const answer = await postCheck(t.url, "sale", init.invoiceId, repeatCheckBody(init, gatewayToken(), clientCardId));
+  expectCheckRefusal(answer, 403, "CARD_NOT_OWNED", init.invoiceId);
+  await expectNothingBound(t, init.invoiceId);
 }
 
 describe("card mapping notifications", () => {
@@ -123,6 +127,15 @@ describe("card mapping notifications", () => {
       expectNotificationAnswer(await postNotification(s.url, operation, onlyBin), init, token);
       expect(await cardsOf(s, init.serialNumber)).toEqual([]);
     }
+  });
+
+  it("an invoiceId in the body is not the gateway's to set: ignored (the path form's is the path's)", async () => {
+    const { init, token } = await checkedSession(s, "sale");
+    const other = await initiate(s, "sale");
+    const body = { ...notificationBody(init, token, { serverCardId: serverCardId() }), invoiceId: other.invoiceId };
+    expectNotificationAnswer(await postNotification(s.url, "sale", body), init, token);
+    expectNotificationAnswer(await postNotification(s.url, "sale", body, init.invoiceId), init, token);
+    expect(await cardsOf(s, init.serialNumber)).toHaveLength(1);
   });
 
   describe("refusals store nothing", () => {
@@ -261,11 +274,7 @@ describe("repeat sale: a check naming a clientCardId", () => {
 
     const init = await initiate(s, "sale", first.init.serialNumber);
     const token = gatewayToken();
-    const expected = {
-      invoiceId: init.invoiceId,
-      session: { checkSignature: expectedCheckSignature(init, card.serverCardId), nonce: init.nonce, token },
-      sourceOfFunds: { reference: { serverCardId: card.serverCardId } },
-    };
+    const expected = repeatSaleAnswer(init, token, card.serverCardId);
     for (let i = 0; i < 2; i++) {
       const answer = await postCheck(s.url, "sale", init.invoiceId, repeatCheckBody(init, token, clientCardId));
       expect(answer.status, answer.text).toBe(200);
@@ -294,14 +303,7 @@ describe("repeat sale: a check naming a clientCardId", () => {
       it(name, async () => {
         const init = await initiate(s, "sale");
         const clientCardId = await cardOf(init.serialNumber);
-        const answer = await postCheck(
-          s.url,
-          "sale",
-          init.invoiceId,
-          repeatCheckBody(init, gatewayToken(), clientCardId),
-        );
-        expectCheckRefusal(answer, 403, "CARD_NOT_OWNED", init.invoiceId);
-        await expectNothingBound(s, init.invoiceId);
+        await expectCardRefused(s, init, clientCardId);
         // Without the card the same session still checks.
         const token = gatewayToken();
         expectCheckAnswer(await postCheck(s.url, "sale", init.invoiceId, checkBody(init, token)), init, token);
@@ -324,9 +326,7 @@ describe("repeat sale: a check naming a clientCardId", () => {
     expect({ status: retried.status, json: retried.json }).toEqual({ status: 200, json: answer.json });
 
     const next = await initiate(s, "sale", first.init.serialNumber);
-    const refused = await postCheck(s.url, "sale", next.invoiceId, repeatCheckBody(next, gatewayToken(), clientCardId));
-    expectCheckRefusal(refused, 403, "CARD_NOT_OWNED", next.invoiceId);
-    await expectNothingBound(s, next.invoiceId);
+    await expectCardRefused(s, next, clientCardId);
   });
 });
 
@@ -392,21 +392,10 @@ describe("on PostgreSQL", () => {
     const sale = await initiate(server, "sale", init.serialNumber);
     const saleToken = gatewayToken();
     const answer = await postCheck(server.url, "sale", sale.invoiceId, repeatCheckBody(sale, saleToken, clientCardId));
-    expect(answer.json).toEqual({
-      invoiceId: sale.invoiceId,
-      session: { checkSignature: expectedCheckSignature(sale, card.serverCardId), nonce: sale.nonce, token: saleToken },
-      sourceOfFunds: { reference: { serverCardId: card.serverCardId } },
-    });
+    expect(answer.json).toEqual(repeatSaleAnswer(sale, saleToken, card.serverCardId));
 
     await server.server.store.deleteCard(clientCardId, new Date());
     const next = await initiate(server, "sale", init.serialNumber);
-    const refused = await postCheck(
-      server.url,
-      "sale",
-      next.invoiceId,
-      repeatCheckBody(next, gatewayToken(), clientCardId),
-    );
-    expectCheckRefusal(refused, 403, "CARD_NOT_OWNED", next.invoiceId);
-    await expectNothingBound(server, next.invoiceId);
+    await expectCardRefused(server, next, clientCardId);
   });
 });

@@ -1,9 +1,11 @@
 /**
  * Logs never show secrets: the real process runs at log level trace, gets
  * traffic over JSON, Connect and gRPC (issuing and revoking tokens, good and
- * bad calls, a malformed body carrying a token, a wrong API key), is stopped,
- * and ALL of its output (stdout and stderr) is searched for every access
- * token, API key and control key used. None may appear, in any spelling.
+ * bad calls, a malformed body carrying a token, a wrong API key, TopTechPay's
+ * check, card mapping notification and repeat sale), is stopped, and ALL of
+ * its output (stdout and stderr) is searched for every access token, API key,
+ * control key, gateway session token and serverCardId used. None may appear,
+ * in any spelling; the card shows only as its clientCardId.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -24,6 +26,8 @@ afterEach(() => {
 
 const WRONG_API_KEY = "wrong-api-key-ffffffffffffffffffffffffffff";
 const FORGED_TOKEN = "Zq8ForgedTokenZq8ForgedTokenZq8ForgedTokenZq8ForgedTokenZq8Forge";
+const GATEWAY_TOKENS = ["GwSessionToken-0001-Zq8x", "GwSessionToken-0002-Zq8x"];
+const SERVER_CARD_ID = "7391046628150093";
 
 function body(serialNumber: string, accessToken: string): Record<string, unknown> {
   return {
@@ -44,7 +48,7 @@ async function post(url: string, path: string, payload: string, headers: Record<
   return res.status;
 }
 
-it("access tokens, API keys and control keys never appear in the output", async () => {
+it("access tokens, API keys, control keys, gateway session tokens and serverCardIds never appear in the output", async () => {
   dir = mkdtempSync(join(tmpdir(), "cp-logs-"));
   proc = await startCapturedProcess(
     dir,
@@ -76,6 +80,39 @@ it("access tokens, API keys and control keys never appear in the output", async 
     }),
   ).toBe(200);
 
+  // TopTechPay: check a sale, notify its card (and a malformed notification holding it), pay with it again.
+  const gateway = async (accessToken: string, gatewayToken: string, clientCardId?: string) => {
+    const res = await fetch(`${url}/sale/initiate-sale`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body("SN-LOG-A", accessToken)),
+    });
+    const started = (await res.json()) as { invoiceId: string; session: { nonce: string; signature: string } };
+    const check = {
+      consumer: { device: { serialNumber: "SN-LOG-A" } },
+      session: { accessToken, ...started.session, token: gatewayToken },
+      sourceOfFunds: clientCardId === undefined ? undefined : { reference: { clientCardId } },
+    };
+    expect(await post(url, `/sale/${started.invoiceId}/check`, JSON.stringify(check))).toBe(200);
+  };
+  await gateway(tokenA, GATEWAY_TOKENS[0] as string);
+  const notification = {
+    consumer: { device: { serialNumber: "SN-LOG-A" } },
+    session: { accessToken: tokenA, token: GATEWAY_TOKENS[0] },
+    sourceCard: { bin: 411111, reference: { serverCardId: SERVER_CARD_ID, uniqueReferenceCardId: 5 } },
+  };
+  expect(await post(url, "/sale/notification", JSON.stringify(notification))).toBe(200);
+  expect(await post(url, "/sale/notification", `${JSON.stringify(notification)} oops`)).toBe(400);
+  // The card's one name outside the database: its log line (written as the answer ends).
+  let clientCardId: string | undefined;
+  for (let i = 0; i < 100 && clientCardId === undefined; i++) {
+    const notified = proc.logLines().find((l) => l.operation === "sale-notification" && l.status === 200);
+    clientCardId = notified?.clientCardId as string | undefined;
+    if (clientCardId === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  expect(clientCardId).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  await gateway(tokenA, GATEWAY_TOKENS[1] as string, clientCardId);
+
   proc.child.kill("SIGTERM");
   expect(await proc.exited).toBe(0);
   const { stdout, stderr } = proc.output();
@@ -102,6 +139,8 @@ it("access tokens, API keys and control keys never appear in the output", async 
     Buffer.from(controlKey.replaceAll("-", ""), "hex").toString("base64"),
     // A key held as bytes would show up in JSON as a list of numbers.
     Array.from(Buffer.from(controlKey.replaceAll("-", ""), "hex")).join(","),
+    ...GATEWAY_TOKENS,
+    SERVER_CARD_ID,
   ];
   for (const secret of secrets) {
     for (const spelling of [secret, secret.toLowerCase(), secret.toUpperCase()]) {
@@ -110,6 +149,7 @@ it("access tokens, API keys and control keys never appear in the output", async 
       );
     }
   }
+  expect(all).toContain(clientCardId as string);
   // Not even a long prefix of a token.
   for (const token of [tokenA, tokenB]) expect(all.includes(token.slice(0, 16))).toBe(false);
 });

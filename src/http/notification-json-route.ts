@@ -7,6 +7,7 @@
  * of the session the token named once the core found it (gateway.md).
  */
 import type { Operation } from "../core/initiate-request.js";
+import { isObject } from "../core/json-fields.js";
 import type { NotificationService, NotificationTrace } from "../core/notification-service.js";
 import { sendJson, sendJsonPathError } from "./answer.js";
 import { matchCheckPath } from "./check-json-route.js";
@@ -40,9 +41,8 @@ export function notificationJsonRoute(
     readJsonPost(req, options.maxBodyBytes)
       .then((body) => {
         // Only the path names an invoice; a body field of that name is not the gateway's to set.
-        if (typeof body !== "object" || body === null || Array.isArray(body))
-          return notifications.notify(operation, body);
-        const { invoiceId: _, ...rest } = body as Record<string, unknown>;
+        if (!isObject(body)) return notifications.notify(operation, body, trace);
+        const { invoiceId: _, ...rest } = body;
         return notifications.notify(operation, invoiceId === undefined ? rest : { ...rest, invoiceId }, trace);
       })
       .then(

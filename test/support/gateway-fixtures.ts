@@ -29,7 +29,11 @@ export interface Initiated {
 let devices = 0;
 
 /** Starts a session over the JSON path for a fresh device (its own token), as the app does. */
-export async function initiate(s: TestServer, operation: Operation, serialNumber?: string): Promise<Initiated> {
+export async function initiate(
+  s: Pick<TestServer, "url" | "issueToken">,
+  operation: Operation,
+  serialNumber?: string,
+): Promise<Initiated> {
   devices++;
   const serial = serialNumber ?? `SN-GW-${process.pid}-${devices}`;
   const accessToken = await s.issueToken(serial);
@@ -216,7 +220,7 @@ export async function expectNothingBound(s: TestServer, invoiceId: string): Prom
 
 /** A session checked as the gateway does, with the token it bound. */
 export async function checkedSession(
-  s: TestServer,
+  s: Pick<TestServer, "url" | "issueToken">,
   operation: Operation,
   serialNumber?: string,
 ): Promise<{ init: Initiated; token: string }> {
@@ -287,4 +291,18 @@ export function expectNotificationAnswer(answer: CheckAnswer, init: Initiated, t
 /** Every card stored for a device, deleted ones too, oldest first. */
 export function cardsOf(s: TestServer, serialNumber: string) {
   return s.server.store.listCards(serialNumber, { includeDeleted: true });
+}
+
+/** A check sale of `init` paying with the card reference `clientCardId` (a repeat sale). */
+export function repeatCheckBody(init: Initiated, token: string, clientCardId: string): CheckBody {
+  return { ...checkBody(init, token), sourceOfFunds: { reference: { clientCardId } } };
+}
+
+/** The documented answer of a repeat sale's check: the card's serverCardId, signed over too. */
+export function repeatSaleAnswer(init: Initiated, token: string, serverCardId: string) {
+  return {
+    invoiceId: init.invoiceId,
+    session: { checkSignature: expectedCheckSignature(init, serverCardId), nonce: init.nonce, token },
+    sourceOfFunds: { reference: { serverCardId } },
+  };
 }
