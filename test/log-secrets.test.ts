@@ -128,6 +128,19 @@ it("access tokens, API keys, control keys, gateway session tokens and serverCard
   expect(clientCardId).toMatch(/^[A-Za-z0-9_-]{32}$/);
   await gateway(tokenA, GATEWAY_TOKENS[1] as string, clientCardId);
 
+  // The app's cards: listed, refused with a revoked token and a malformed body holding the token, deleted;
+  // the back office lists them with deleted ones, and refuses a wrong key.
+  const device = { consumer: { device: { serialNumber: "SN-LOG-A" } }, session: { accessToken: tokenA } };
+  expect(await post(url, "/cards/list-cards", JSON.stringify(device))).toBe(200);
+  const revoked = { ...device, session: { accessToken: tokenB } };
+  expect(await post(url, "/cards/list-cards", JSON.stringify(revoked))).toBe(401);
+  expect(await post(url, "/cards/delete-card", `${JSON.stringify(device)} oops`)).toBe(400);
+  expect(await post(url, "/cards/delete-card", JSON.stringify({ ...device, card: { clientCardId } }))).toBe(200);
+  const listCards = "/toptechpay.card.v1.CardService/ListCards";
+  const office = JSON.stringify({ serialNumber: "SN-LOG-A", includeDeleted: true });
+  expect(await post(url, listCards, office, { authorization: `Bearer ${TEST_API_KEY}` })).toBe(200);
+  expect(await post(url, listCards, office, { authorization: `Bearer ${WRONG_API_KEY}` })).toBe(401);
+
   proc.child.kill("SIGTERM");
   expect(await proc.exited).toBe(0);
   const { stdout, stderr } = proc.output();

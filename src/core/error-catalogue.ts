@@ -113,7 +113,7 @@ export const ERROR_CATALOGUE = {
     "INVALID_REQUEST",
     401,
     "unauthenticated",
-    "An AuthService or SessionService call has no `authorization: Bearer <key>` header, or the key is not one of the configured API keys.",
+    "An AuthService, SessionService or CardService call has no `authorization: Bearer <key>` header, or the key is not one of the configured API keys.",
   ),
   CURRENCY_NOT_ACCEPTED: filtered("No configured endpoint serves this operation in this currency."),
   AMOUNT_BELOW_MINIMUM: filtered("A sale amount is below the minimum configured for its currency (`filters.amounts`)."),
@@ -161,6 +161,9 @@ export const ERROR_CATALOGUE = {
   ),
   CARD_NOT_OWNED: refused(
     "A check sale names a `clientCardId` this device does not own (unknown, deleted, or another device's); nothing is bound.",
+  ),
+  CARD_NOT_FOUND: notFound(
+    "A card delete (the app's or the back office's) names a `clientCardId` that is unknown, already deleted, or, for the app, another device's card; all three get the same answer and nothing changes.",
   ),
   PEER_NOT_ALLOWED: refused("A gateway-facing path was called from an address outside `gateway.allowFrom`."),
   ENDPOINT_UNKNOWN: notFound("The endpoint id of a `/callback/{endpointId}` path is not configured; nothing stored."),

@@ -61,6 +61,7 @@ function writeLogLine(
     endpointId: log.endpointId,
     invoiceId: log.invoiceId,
     callback: log.callback,
+    serialNumber: log.serialNumber,
     clientCardId: log.clientCardId,
     durationMs: Math.round(ms * 1000) / 1000,
   };

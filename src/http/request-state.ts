@@ -5,6 +5,8 @@
  * endpoint, invoice); nothing secret is ever put here.
  */
 import { createContextKey } from "@connectrpc/connect";
+import type { CardAction } from "../core/card-request.js";
+import type { NoteCardFacts } from "../core/device-cards.js";
 import type { AppError } from "../core/error-catalogue.js";
 import type { InitiateResult } from "../core/initiator.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
@@ -36,7 +38,12 @@ export interface RequestState {
   callback?: CallbackLogFields;
   /** Set when the request succeeded but an operator should look: its line is logged as a warning. */
   warning?: string;
-  /** The device's card a card mapping notification named (never its serverCardId). */
+  /** The device a card call is about (the card paths and services). */
+  serialNumber?: string;
+  /**
+   * The card a card call or a card mapping notification names: the only card
+   * reference a log line ever holds (never its serverCardId).
+   */
   clientCardId?: string;
   /** Counted against limits.maxInFlight by admission; released when the request ends. */
   admitted?: boolean;
@@ -93,8 +100,25 @@ export function noteSuccess(log: RequestState | undefined, result: InitiateResul
   log.invoiceId = result.invoiceId;
 }
 
+/** Records a card call's device and card in its log line, once its body is valid. */
+export function cardFactsNoter(log: RequestState | undefined): NoteCardFacts | undefined {
+  if (!log) return undefined;
+  return (facts) => {
+    log.serialNumber = facts.serialNumber;
+    log.clientCardId = facts.clientCardId;
+  };
+}
+
 const CHECK_PATH = /^\/(?:sale|verification)\/[^/]+\/check$/;
 const NOTIFICATION_PATH = /^\/(?:sale|verification)\/(?:[^/]+\/)?notification$/;
+/** The operation label of the app's card calls, on the JSON paths and DeviceCardService alike. */
+export const CARD_LABELS: Readonly<Record<CardAction, string>> = { list: "list-cards", delete: "delete-card" };
+
+/** The JSON paths of the app's cards (card-json-route.ts). */
+export const CARD_JSON_PATHS: ReadonlyMap<string, CardAction> = new Map<string, CardAction>([
+  ["/cards/list-cards", "list"],
+  ["/cards/delete-card", "delete"],
+]);
 const RPC_PATH = /^\/[A-Za-z_][\w]*(\.[A-Za-z_]\w*)+\/[A-Za-z_]\w*$/;
 
 /** Tells the protocol from the path and content type, for logs and metrics. */
@@ -103,7 +127,7 @@ export function detectProtocol(path: string, contentType: string | undefined): P
   if (type.startsWith("application/grpc-web")) return "grpc-web";
   if (type.startsWith("application/grpc")) return "grpc";
   if (path === "/sale/initiate-sale" || path === "/verification/initiate-verification") return "json";
-  if (CHECK_PATH.test(path) || NOTIFICATION_PATH.test(path)) return "json";
+  if (CHECK_PATH.test(path) || NOTIFICATION_PATH.test(path) || CARD_JSON_PATHS.has(path)) return "json";
   // An RPC path is "/<package>.<Service>/<Method>": a dot in its first segment.
   if (RPC_PATH.test(path)) return "connect";
   return "http";

@@ -30,15 +30,17 @@ import {
   type UniversalHandler,
   type UniversalServerRequest,
 } from "@connectrpc/connect/protocol";
+import { DeviceCardService } from "../../gen/toptechpay/card/v1/card_pb.js";
 import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import { InitiateService } from "../../gen/toptechpay/initiate/v1/initiate_pb.js";
+import type { CardAction } from "../core/card-request.js";
 import { AppError } from "../core/error-catalogue.js";
 import type { Operation } from "../core/initiate-request.js";
-import { checkCheckJson, checkNotificationJson } from "./check-json.js";
+import { checkCardJson, checkCheckJson, checkNotificationJson } from "./check-json.js";
 import { toConnectError } from "./connect-errors.js";
 import { decodeInitiateJson } from "./initiate-json.js";
 import { parseJsonBody } from "./read-body.js";
-import { kRequestState } from "./request-state.js";
+import { CARD_LABELS, kRequestState } from "./request-state.js";
 
 // connect-es's own content types for unary calls (see its content-type.js).
 const CONNECT_UNARY = /^application\/(?:(json)(?:; ?charset=utf-?8)?|proto)$/i;
@@ -59,6 +61,12 @@ const CHECK_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod,
 const NOTIFICATION_OPERATIONS: ReadonlyMap<DescMethod, Operation> = new Map<DescMethod, Operation>([
   [GatewayService.method.saleNotification, "sale"],
   [GatewayService.method.verificationNotification, "verification"],
+]);
+
+// DeviceCardService's calls, whose JSON bodies are refused with the JSON card paths' codes.
+const CARD_ACTIONS: ReadonlyMap<DescMethod, CardAction> = new Map<DescMethod, CardAction>([
+  [DeviceCardService.method.listDeviceCards, "list"],
+  [DeviceCardService.method.deleteDeviceCard, "delete"],
 ]);
 
 /**
@@ -162,7 +170,10 @@ async function checkBody(
   }
 }
 
-/** How a JSON body of a unary method is checked: the core's validator for InitiateService, else proto3 JSON. */
+/**
+ * How a JSON body of a unary method is checked: by the core's validator for
+ * InitiateService, GatewayService's checks and DeviceCardService, else as proto3 JSON.
+ */
 function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => void {
   const operation = RPC_OPERATIONS.get(method);
   if (operation !== undefined) return (input, raw) => decodeInitiateJson(operation, input, raw);
@@ -170,6 +181,8 @@ function jsonCheck(method: DescMethod): (input: DescMessage, raw: unknown) => vo
   if (check !== undefined) return (input, raw) => checkCheckJson(check, input, raw);
   const notification = NOTIFICATION_OPERATIONS.get(method);
   if (notification !== undefined) return (input, raw) => checkNotificationJson(notification, input, raw);
+  const card = CARD_ACTIONS.get(method);
+  if (card !== undefined) return (input, raw) => checkCardJson(card, input, raw);
   return (input, raw) => {
     try {
       fromJson(input, raw as JsonValue);
@@ -188,7 +201,9 @@ export function guardBody(
   readMaxBytes: number,
 ): UniversalHandler {
   if (handler.method.methodKind !== "unary") return handler;
-  const operation = RPC_OPERATIONS.get(handler.method);
+  const card = CARD_ACTIONS.get(handler.method);
+  // The label a refused body's log line and metrics carry, as the method's own answers do.
+  const operation = RPC_OPERATIONS.get(handler.method) ?? (card && CARD_LABELS[card]);
   const input = handler.method.input;
   const checkJson = jsonCheck(handler.method);
   const guarded = async (req: UniversalServerRequest) => {

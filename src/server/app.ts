@@ -7,7 +7,9 @@ import type { Logger } from "pino";
 import type { Config } from "../config/load-config.js";
 import { type AccessTokens, createAccessTokens } from "../core/access-tokens.js";
 import { type CallbackService, createCallbackService } from "../core/callback-service.js";
+import { type CardQueries, createCardQueries } from "../core/card-queries.js";
 import { type CheckService, createCheckService } from "../core/check-service.js";
+import { createDeviceCards, type DeviceCards } from "../core/device-cards.js";
 import { createEndpointDirectory } from "../core/endpoints.js";
 import { createRequestFilter } from "../core/filters/evaluate.js";
 import { buildFilterRules } from "../core/filters/rules.js";
@@ -33,6 +35,10 @@ export interface App {
   readonly callbacks: CallbackService;
   /** SessionService.WatchSession's streams, ended when the server drains. */
   readonly watcher: SessionWatcher;
+  /** The app's own cards, by access token. */
+  readonly deviceCards: DeviceCards;
+  /** The back office's cards, by API key. */
+  readonly cardQueries: CardQueries;
 }
 
 /** Builds the store, the core and the instruments; opens nothing yet (the store opens on listen). */
@@ -77,5 +83,7 @@ export function createApp(config: Config, logger: Logger): App {
     sessionQueries: createSessionQueries(store),
     callbacks: createCallbackService({ endpoints, store, changes: store.changes, count: metrics.countCallback }),
     watcher,
+    deviceCards: createDeviceCards({ store, checkAccessToken: tokens.check }),
+    cardQueries: createCardQueries(store),
   };
 }

@@ -7,6 +7,7 @@ import { GatewayService } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import type { Config } from "../config/load-config.js";
 import type { Admission } from "../http/admission.js";
 import { callbackRoute, isCallbackPath } from "../http/callback-route.js";
+import { cardJsonRoute } from "../http/card-json-route.js";
 import { checkJsonRoute, matchCheckPath } from "../http/check-json-route.js";
 import { connectUnaryRoute } from "../http/connect-unary-route.js";
 import { armDeadline, withDeadline } from "../http/deadline.js";
@@ -62,6 +63,8 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     withDeadline(checkJsonRoute(app.checks, body), deadlineMs),
     withDeadline(callbackRoute(app.callbacks, body), deadlineMs),
     withDeadline(notificationJsonRoute(app.notifications, body), deadlineMs),
+    // The app's cards: not gateway-facing, so gateway.allowFrom does not apply.
+    withDeadline(cardJsonRoute(app.deviceCards, body), deadlineMs),
     ...(config.auth.openIssuance ? [withDeadline(openIssuanceRoute(app.tokens, body), deadlineMs)] : []),
     // The hot gRPC and Connect cases; anything they do not take goes on to connect.
     ...(parts.fastRoutes ? [grpcUnaryRoute(app.core, lean), connectUnaryRoute(app.core, lean)] : []),

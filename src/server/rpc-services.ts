@@ -6,6 +6,7 @@
 import { createContextValues } from "@connectrpc/connect";
 import type { Config } from "../config/load-config.js";
 import { registerAuthService } from "../http/auth-rpc.js";
+import { registerCardService, registerDeviceCardService } from "../http/card-rpc.js";
 import { bodyFailingAtDeadline } from "../http/deadline.js";
 import { registerGatewayService } from "../http/gateway-rpc.js";
 import { registerInitiateService } from "../http/initiate-rpc.js";
@@ -38,6 +39,8 @@ export function createRpcServices(app: App, config: Config): RpcServices {
       registerAuthService(router, app.tokens, apiKeys);
       registerGatewayService(router, app.checks, app.notifications);
       registerSessionService(router, app.sessionQueries, app.watcher, apiKeys);
+      registerDeviceCardService(router, app.deviceCards);
+      registerCardService(router, app.cardQueries, apiKeys);
       registerHealth(router, { state: app.state });
       // Last: reflection describes every service registered before it.
       registerReflection(router);

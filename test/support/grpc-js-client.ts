@@ -233,3 +233,31 @@ export function grpcJsGatewayClients(port: number, options: grpc.ChannelOptions 
     },
   };
 }
+
+/**
+ * Stock grpc-js clients of DeviceCardService and CardService at
+ * `127.0.0.1:port`, built from card.proto like the others, and the same
+ * `call` as grpcJsClients.
+ */
+export function grpcJsCardClients(port: number, options: grpc.ChannelOptions = {}) {
+  const definition = protoLoader.loadSync("toptechpay/card/v1/card.proto", {
+    includeDirs: ["proto"],
+    longs: String,
+    enums: String,
+    defaults: false,
+  });
+  const card = (grpc.loadPackageDefinition(definition) as Loaded).toptechpay.card.v1;
+  const at = [`127.0.0.1:${port}`, grpc.credentials.createInsecure(), options] as const;
+  const clients = { deviceCards: new card.DeviceCardService(...at), cards: new card.CardService(...at) };
+  const base = grpcJsClients(port, options);
+  return {
+    deviceCards: clients.deviceCards as grpc.Client,
+    cards: clients.cards as grpc.Client,
+    call: base.call,
+    close() {
+      clients.deviceCards.close();
+      clients.cards.close();
+      base.close();
+    },
+  };
+}
