@@ -7,46 +7,19 @@
  * two differ. Codes are never renamed or reused: add new ones instead.
  */
 
-/** The four causes the gateway's contract allows in `error.cause`. */
-export type Cause = "FILTERED" | "INVALID_REQUEST" | "SERVER_FAILED" | "SERVER_UNAVAILABLE";
+import {
+  type Cause,
+  type ErrorSpec,
+  filtered,
+  invalid,
+  notFound,
+  overdue,
+  refused,
+  spec,
+  unavailable,
+} from "./error-spec.js";
 
-/**
- * Connect code names as the Connect protocol spells them. Kept as plain strings
- * so the core does not depend on any transport library.
- */
-export type ConnectCodeName =
-  | "invalid_argument"
-  | "unauthenticated"
-  | "permission_denied"
-  | "not_found"
-  | "already_exists"
-  | "unimplemented"
-  | "resource_exhausted"
-  | "deadline_exceeded"
-  | "unavailable"
-  | "internal";
-
-/** One row of the catalogue. */
-export interface ErrorSpec {
-  readonly cause: Cause;
-  readonly httpStatus: number;
-  readonly connectCode: ConnectCodeName;
-  /** When this error is answered; the README table shows this text. */
-  readonly when: string;
-}
-
-/** One entry of the catalogue. */
-function spec(cause: Cause, httpStatus: number, connectCode: ConnectCodeName, when: string): ErrorSpec {
-  return { cause, httpStatus, connectCode, when };
-}
-
-// The kinds most entries share.
-const invalid = (when: string) => spec("INVALID_REQUEST", 400, "invalid_argument", when);
-const refused = (when: string) => spec("INVALID_REQUEST", 403, "permission_denied", when);
-const notFound = (when: string) => spec("INVALID_REQUEST", 404, "not_found", when);
-const filtered = (when: string) => spec("FILTERED", 403, "permission_denied", when);
-const unavailable = (when: string) => spec("SERVER_UNAVAILABLE", 503, "unavailable", when);
-const overdue = (when: string) => spec("SERVER_UNAVAILABLE", 504, "deadline_exceeded", when);
+export type { Cause, ConnectCodeName, ErrorSpec } from "./error-spec.js";
 
 /** Every error, by stable code. The order is the README table's order. */
 export const ERROR_CATALOGUE = {

@@ -9,7 +9,8 @@ import {
   CheckSaleResponseSchema,
   CheckVerificationResponseSchema,
   GatewayService,
-  NotificationResponseSchema,
+  SaleNotificationResponseSchema,
+  VerificationNotificationResponseSchema,
 } from "../../gen/toptechpay/gateway/v1/gateway_pb.js";
 import type { CheckResult, CheckService } from "../core/check-service.js";
 import type { Operation } from "../core/initiate-request.js";
@@ -53,8 +54,8 @@ export function registerGatewayService(
     checkSale: async (req, ctx) => create(CheckSaleResponseSchema, await call("sale", req, ctx)),
     checkVerification: async (req, ctx) =>
       create(CheckVerificationResponseSchema, await call("verification", req, ctx)),
-    saleNotification: async (req, ctx) => create(NotificationResponseSchema, await notify("sale", req, ctx)),
+    saleNotification: async (req, ctx) => create(SaleNotificationResponseSchema, await notify("sale", req, ctx)),
     verificationNotification: async (req, ctx) =>
-      create(NotificationResponseSchema, await notify("verification", req, ctx)),
+      create(VerificationNotificationResponseSchema, await notify("verification", req, ctx)),
   });
 }
