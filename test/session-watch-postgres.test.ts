@@ -1,10 +1,11 @@
 /**
  * WatchSession across instances on PostgreSQL (LISTEN/NOTIFY): two server
- * processes on one database, the watcher on A, the check sent to B; a final
- * status written through another instance's store is seen on A; the store's
- * LISTEN connection comes back after PostgreSQL drops it and calls every
- * listener so nothing missed meanwhile is lost; a watch ended by its caller
- * releases its listener.
+ * processes on one database, neither polling within a test's time; a stock
+ * grpc-js watcher on A sees what the gateway sent to B (the check, the card
+ * mapping notification, the final-status callback) and its stream ends after
+ * the final status; the store's LISTEN connection comes back after
+ * PostgreSQL drops it and calls every listener so nothing missed meanwhile
+ * is lost; a watch ended by its caller releases its listener.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,16 @@ import * as grpc from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { openPostgresStore, type PostgresStore } from "../src/store/postgres/store.js";
-import { checkBody, gatewayToken, type Initiated, postCheck } from "./support/gateway-fixtures.js";
+import { sendFinalStatus } from "./support/callback-fixtures.js";
+import {
+  checkBody,
+  gatewayToken,
+  type Initiated,
+  notificationBody,
+  postCheck,
+  postNotification,
+  serverCardId,
+} from "./support/gateway-fixtures.js";
 import { grpcJsGatewayClients } from "./support/grpc-js-client.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
 import {
@@ -24,7 +34,7 @@ import {
   TEST_API_KEY,
   testConfig,
 } from "./support/server-process.js";
-import { bearer, finalInPostgres, gaugesReach, watchGauges } from "./support/watch-fixtures.js";
+import { bearer, gaugesReach, watchGauges } from "./support/watch-fixtures.js";
 
 let db: TestDatabase;
 let dir: string;
@@ -89,26 +99,40 @@ async function initiateAt(url: string): Promise<Initiated> {
 const portOf = (url: string) => Number(new URL(url).port);
 
 describe("WatchSession on two instances sharing PostgreSQL", () => {
-  pgIt("the watcher on A sees the check sent to B, then the final status set through another instance", async () => {
-    const c = grpcJsGatewayClients(portOf(a.url));
-    const other = openPostgresStore({ url: db.url });
-    try {
-      const init = await initiateAt(a.url);
-      const w = c.watch(init.invoiceId, bearer(TEST_API_KEY));
-      expect(await w.received(1)).toMatchObject({ state: "STATE_INITIATED" });
-      expect((await postCheck(b.url, "sale", init.invoiceId, checkBody(init, gatewayToken()))).status).toBe(200);
-      expect(await w.received(2)).toMatchObject({ state: "STATE_CHECKED" });
-      // Another instance stores the final status and announces it, as the callback does.
-      await finalInPostgres(db.url, init.invoiceId, "approved");
-      await other.changes.announce(init.invoiceId);
-      expect(await w.received(3)).toMatchObject({ state: "STATE_FINAL", finalStatus: "approved" });
-      expect((await w.ended).code).toBe(grpc.status.OK);
-      expect(await gaugesReach(a.url, 0)).toEqual({ open: 0, listeners: 0 });
-    } finally {
-      c.close();
-      await other.close();
-    }
-  });
+  pgIt(
+    "A's grpc-js watcher sees the final status delivered through B: initiated, checked, final, then OK",
+    async () => {
+      const c = grpcJsGatewayClients(portOf(a.url));
+      try {
+        const init = await initiateAt(a.url);
+        const w = c.watch(init.invoiceId, bearer(TEST_API_KEY));
+        expect(await w.received(1)).toMatchObject({ invoiceId: init.invoiceId, state: "STATE_INITIATED" });
+        const token = gatewayToken();
+        expect((await postCheck(b.url, "sale", init.invoiceId, checkBody(init, token))).status).toBe(200);
+        expect(await w.received(2)).toMatchObject({ invoiceId: init.invoiceId, state: "STATE_CHECKED" });
+        // The card mapping notification changes no state: no message of its own.
+        const card = { serverCardId: serverCardId(), uniqueReferenceCardId: 987654321, bin: 411111 };
+        const notified = await postNotification(b.url, "sale", notificationBody(init, token, card));
+        expect(notified.status, notified.text).toBe(200);
+        const { params, answer } = await sendFinalStatus(b.url, init.invoiceId, {
+          status: "approved",
+          amount: "10.00",
+        });
+        expect(answer).toMatchObject({ status: 200, json: { received: true, duplicate: false } });
+        expect(await w.received(3)).toMatchObject({
+          invoiceId: init.invoiceId,
+          state: "STATE_FINAL",
+          finalStatus: "approved",
+          gatewayOrderId: params.orderid,
+        });
+        expect((await w.ended).code).toBe(grpc.status.OK);
+        expect(w.messages).toHaveLength(3);
+        expect(await gaugesReach(a.url, 0)).toEqual({ open: 0, listeners: 0 });
+      } finally {
+        c.close();
+      }
+    },
+  );
 
   pgIt("after A's LISTEN connection is dropped, A's watcher still sees the check sent to B", async () => {
     const c = grpcJsGatewayClients(portOf(a.url));

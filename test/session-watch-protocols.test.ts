@@ -1,17 +1,19 @@
 /**
  * WatchSession over the Connect protocol (connect-node's client, HTTP/1.1
  * and HTTP/2) and through the real `buf curl` as the README shows it: the
- * same stream whatever carries it.
+ * same stream whatever carries it. A session becomes final through the
+ * gateway's final-status callback (GET /callback/{endpointId}).
  */
 import { execFile } from "node:child_process";
 import { resolve } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SessionService, State } from "../gen/toptechpay/session/v1/session_pb.js";
+import { type Session, SessionService, State } from "../gen/toptechpay/session/v1/session_pb.js";
+import { sendFinalStatus } from "./support/callback-fixtures.js";
 import { checkBody, gatewayToken, initiate, postCheck, unknownInvoice } from "./support/gateway-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
-import { finalInSqlite, gaugesReach } from "./support/watch-fixtures.js";
+import { gaugesReach } from "./support/watch-fixtures.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUF = resolve(ROOT, "node_modules/.bin/buf");
@@ -19,7 +21,8 @@ const API_KEY = "back-office-key-0123456789abcdef";
 
 let s: TestServer;
 beforeAll(async () => {
-  s = await startTestServer({ config: { auth: { apiKeys: [{ key: API_KEY }] } } });
+  // No poll within a test's time: a change a watch sees was announced.
+  s = await startTestServer({ config: { auth: { apiKeys: [{ key: API_KEY }] }, limits: { watchPollMs: 600_000 } } });
 });
 afterAll(async () => {
   await s?.close();
@@ -27,22 +30,29 @@ afterAll(async () => {
 
 describe("WatchSession over the Connect protocol", () => {
   for (const httpVersion of ["1.1", "2"] as const) {
-    it(`streams initiated, checked, final over HTTP/${httpVersion}`, async () => {
+    it(`streams initiated, checked, final (the callback's status and order id) over HTTP/${httpVersion}`, async () => {
       const client = createClient(SessionService, createConnectTransport({ baseUrl: s.url, httpVersion }));
       const init = await initiate(s, "sale");
-      const states: State[] = [];
+      const sessions: Session[] = [];
+      let orderId = "";
       const headers = { authorization: `Bearer ${API_KEY}` };
       for await (const m of client.watchSession({ invoiceId: init.invoiceId }, { headers })) {
-        states.push(m.session?.state ?? State.UNSPECIFIED);
-        expect(m.session?.invoiceId).toBe(init.invoiceId);
-        if (states.length === 1) {
+        expect(m.session).toBeDefined();
+        sessions.push(m.session as Session);
+        if (sessions.length === 1) {
           expect((await postCheck(s.url, "sale", init.invoiceId, checkBody(init, gatewayToken()))).status).toBe(200);
-        } else if (states.length === 2) {
-          finalInSqlite(s.sqlitePath, init.invoiceId);
-          await s.server.store.changes.announce(init.invoiceId);
+        } else if (sessions.length === 2) {
+          const { params, answer } = await sendFinalStatus(s.url, init.invoiceId, { status: "approved" });
+          expect(answer.status).toBe(200);
+          orderId = params.orderid as string;
         }
       }
-      expect(states).toEqual([State.INITIATED, State.CHECKED, State.FINAL]);
+      expect(sessions.map((m) => [m.invoiceId, m.state])).toEqual([
+        [init.invoiceId, State.INITIATED],
+        [init.invoiceId, State.CHECKED],
+        [init.invoiceId, State.FINAL],
+      ]);
+      expect(sessions[2]).toMatchObject({ finalStatus: "approved", gatewayOrderId: orderId });
       expect(await gaugesReach(s.url, 0)).toEqual({ open: 0, listeners: 0 });
     });
   }
@@ -103,7 +113,8 @@ describe("buf curl", () => {
   it("watches a session over gRPC with the API key, as the README shows", async () => {
     const init = await initiate(s, "sale");
     expect((await postCheck(s.url, "sale", init.invoiceId, checkBody(init, gatewayToken()))).status).toBe(200);
-    finalInSqlite(s.sqlitePath, init.invoiceId, "approved");
+    const { params, answer } = await sendFinalStatus(s.url, init.invoiceId, { status: "approved" });
+    expect(answer.status).toBe(200);
     const args = ["curl", "--schema", "proto", "--protocol", "grpc", "--http2-prior-knowledge"];
     args.push("-H", `authorization: Bearer ${API_KEY}`, "-d", JSON.stringify({ invoiceId: init.invoiceId }));
     args.push(`${s.url}/toptechpay.session.v1.SessionService/WatchSession`);
@@ -121,7 +132,7 @@ describe("buf curl", () => {
       invoiceId: init.invoiceId,
       state: "STATE_FINAL",
       finalStatus: "approved",
-      gatewayOrderId: "ORDER-1",
+      gatewayOrderId: params.orderid,
     });
   });
 });

@@ -1,17 +1,20 @@
 /**
  * SessionService.WatchSession on the SQLite store, with a stock grpc-js
  * client: the session as it is, then each change (checked after a JSON
- * check, final), the stream's end, its refusals, and that a watch releases
- * everything it holds however it ends and never takes a payment's place.
+ * check, final after the gateway's final-status callback), the stream's end,
+ * its refusals, and that a watch releases everything it holds however it
+ * ends and never takes a payment's place.
  *
- * "final" is written straight into the session's columns until the
- * final-status callback (GET/POST /callback/{endpointId}) is merged; the
- * test "streams initiated, checked, then final" is the one to switch to it.
+ * The main server polls no session within a test's time, so what its
+ * watches see they heard announced by the check or the callback; only the
+ * poll's own test writes a final status straight into the database (an
+ * announcement that never came).
  */
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sendFinalStatus } from "./support/callback-fixtures.js";
 import { checkBody, gatewayToken, initiate, postCheck, unknownInvoice } from "./support/gateway-fixtures.js";
 import { decodeStatusDetails, grpcJsGatewayClients } from "./support/grpc-js-client.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
@@ -19,11 +22,13 @@ import { bearer, finalInSqlite, gaugesReach, watchGauges } from "./support/watch
 
 const API_KEY = "back-office-key-0123456789abcdef";
 const WATCH_PATH = "/toptechpay.session.v1.SessionService/WatchSession";
+const RECEIVED = { status: 200, json: { received: true, duplicate: false } };
 
 let s: TestServer;
 let c: ReturnType<typeof grpcJsGatewayClients>;
 beforeAll(async () => {
-  s = await startTestServer({ config: { auth: { apiKeys: [{ key: API_KEY }] } } });
+  // No poll within a test's time: a change a watch sees was announced.
+  s = await startTestServer({ config: { auth: { apiKeys: [{ key: API_KEY }] }, limits: { watchPollMs: 600_000 } } });
   c = grpcJsGatewayClients(s.port);
 });
 afterAll(async () => {
@@ -32,7 +37,7 @@ afterAll(async () => {
 });
 
 describe("WatchSession streams a session's changes", () => {
-  it("streams initiated, checked, then final, and ends OK after final", async () => {
+  it("streams initiated, checked, then final after the final-status callback, and ends OK", async () => {
     const init = await initiate(s, "sale");
     const w = c.watch(init.invoiceId, bearer(API_KEY));
     expect(await w.received(1)).toMatchObject({ invoiceId: init.invoiceId, state: "STATE_INITIATED" });
@@ -41,14 +46,16 @@ describe("WatchSession streams a session's changes", () => {
     const checked = await w.received(2);
     expect(checked).toMatchObject({ invoiceId: init.invoiceId, state: "STATE_CHECKED" });
     expect(checked.checkedAt).toBeDefined();
-    // Until the callback route is merged: its store write and its announcement.
-    finalInSqlite(s.sqlitePath, init.invoiceId, "approved");
-    await s.server.store.changes.announce(init.invoiceId);
-    expect(await w.received(3)).toMatchObject({
+    const { params, answer } = await sendFinalStatus(s.url, init.invoiceId, { status: "approved" });
+    expect(answer).toMatchObject(RECEIVED);
+    const final = await w.received(3);
+    expect(final).toMatchObject({
+      invoiceId: init.invoiceId,
       state: "STATE_FINAL",
       finalStatus: "approved",
-      gatewayOrderId: "ORDER-1",
+      gatewayOrderId: params.orderid,
     });
+    expect(final.finalAt).toBeDefined();
     expect(await w.ended).toMatchObject({ code: grpc.status.OK });
     expect(w.messages).toHaveLength(3);
     expect(await gaugesReach(s.url, 0)).toEqual({ open: 0, listeners: 0 });
@@ -62,10 +69,11 @@ describe("WatchSession streams a session's changes", () => {
     expect((await postCheck(s.url, "verification", init.invoiceId, body)).status).toBe(200);
     await w.received(2);
     expect((await postCheck(s.url, "verification", init.invoiceId, body)).status).toBe(200);
-    finalInSqlite(s.sqlitePath, init.invoiceId, "declined");
-    await s.server.store.changes.announce(init.invoiceId);
+    const { answer } = await sendFinalStatus(s.url, init.invoiceId, { status: "declined", type: "verification" });
+    expect(answer).toMatchObject(RECEIVED);
     expect((await w.ended).code).toBe(grpc.status.OK);
     expect(w.messages.map((m) => m.state)).toEqual(["STATE_INITIATED", "STATE_CHECKED", "STATE_FINAL"]);
+    expect(w.messages[2]).toMatchObject({ finalStatus: "declined" });
   });
 
   it("the check announces its first bind only, not a repeat nor a refusal", async () => {
@@ -73,7 +81,6 @@ describe("WatchSession streams a session's changes", () => {
     let heard = 0;
     const stop = s.server.store.changes.listen(init.invoiceId, () => heard++);
     try {
-      const settle = () => new Promise((r) => setTimeout(r, 50));
       const body = checkBody(init, gatewayToken());
       expect((await postCheck(s.url, "sale", init.invoiceId, body)).status).toBe(200);
       await settle();
@@ -87,16 +94,51 @@ describe("WatchSession streams a session's changes", () => {
     }
   });
 
+  it("the callback announces the final status once: not its repeat, nor a second status", async () => {
+    const init = await initiate(s, "sale");
+    expect((await postCheck(s.url, "sale", init.invoiceId, checkBody(init, gatewayToken()))).status).toBe(200);
+    // The check's own announcement is past before listening starts.
+    await settle();
+    let heard = 0;
+    const stop = s.server.store.changes.listen(init.invoiceId, () => heard++);
+    const first = await sendFinalStatus(s.url, init.invoiceId, { status: "approved" });
+    try {
+      expect(first.answer).toMatchObject(RECEIVED);
+      await settle();
+      expect(heard).toBe(1);
+      // The gateway's retry (same parameters: same duplicate key), then a different status for the same session.
+      const again = await sendFinalStatus(s.url, init.invoiceId, first.params);
+      expect(again.answer).toMatchObject({ status: 200, json: { received: true, duplicate: true } });
+      const other = await sendFinalStatus(s.url, init.invoiceId, { status: "declined" });
+      expect(other.answer).toMatchObject(RECEIVED);
+      await settle();
+      expect(heard).toBe(1);
+    } finally {
+      stop();
+    }
+    // The session kept its first final status: a watch sees that one and ends.
+    const w = c.watch(init.invoiceId, bearer(API_KEY));
+    expect((await w.ended).code).toBe(grpc.status.OK);
+    expect(w.messages).toEqual([
+      expect.objectContaining({ state: "STATE_FINAL", finalStatus: "approved", gatewayOrderId: first.params.orderid }),
+    ]);
+  });
+
   it("a session already final: one message, then OK", async () => {
     const init = await initiate(s, "sale");
-    finalInSqlite(s.sqlitePath, init.invoiceId);
+    const { params, answer } = await sendFinalStatus(s.url, init.invoiceId);
+    expect(answer).toMatchObject(RECEIVED);
     const w = c.watch(init.invoiceId, bearer(API_KEY));
     expect((await w.ended).code).toBe(grpc.status.OK);
     expect(w.messages).toHaveLength(1);
-    expect(w.messages[0]).toMatchObject({ state: "STATE_FINAL", finalStatus: "approved" });
+    expect(w.messages[0]).toMatchObject({
+      state: "STATE_FINAL",
+      finalStatus: "approved",
+      gatewayOrderId: params.orderid,
+    });
   });
 
-  it("a change whose announcement was lost is caught by the poll", async () => {
+  it("a final status whose announcement was lost (written straight into the database) is caught by the poll", async () => {
     const polled = await startTestServer({
       config: { auth: { apiKeys: [{ key: API_KEY }] }, limits: { watchPollMs: 200 } },
     });
@@ -105,8 +147,9 @@ describe("WatchSession streams a session's changes", () => {
       const init = await initiate(polled, "sale");
       const w = pc.watch(init.invoiceId, bearer(API_KEY));
       await w.received(1);
+      // Deliberately not the callback: its store write without the announcement it would make,
+      // as when a NOTIFY is lost; only the poll can find it.
       finalInSqlite(polled.sqlitePath, init.invoiceId);
-      // No announcement at all.
       expect(await w.received(2)).toMatchObject({ state: "STATE_FINAL" });
       expect((await w.ended).code).toBe(grpc.status.OK);
     } finally {
@@ -115,6 +158,9 @@ describe("WatchSession streams a session's changes", () => {
     }
   });
 });
+
+/** Time for an announcement made after an answer to reach its listeners. */
+const settle = () => new Promise((r) => setTimeout(r, 50));
 
 describe("WatchSession refusals", () => {
   it("no or a wrong API key: UNAUTHENTICATED API_KEY_INVALID with ErrorDetail, nothing held", async () => {

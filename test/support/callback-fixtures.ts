@@ -13,7 +13,7 @@
  */
 import { createHash, randomInt } from "node:crypto";
 import http2 from "node:http2";
-import { TEST_CONTROL_KEY } from "./test-server.js";
+import { TEST_CONTROL_KEY, TEST_ENDPOINT_ID } from "./test-server.js";
 
 /** Every `control` value a test sent, so the log test can look for each. */
 export const sentControls = new Set<string>();
@@ -73,6 +73,21 @@ export async function getCallback(
 ): Promise<CallbackAnswer> {
   const query = typeof params === "string" ? params : new URLSearchParams(params).toString();
   return answerOf(await fetch(`${url}/callback/${encodeURIComponent(endpointId)}?${query}`));
+}
+
+/**
+ * The final-status callback of `invoiceId` (approved unless `overrides` say
+ * otherwise) sent as a GET to the test endpoint, as the gateway sends it:
+ * its parameters (orderid is the gateway order id the session gets) and what
+ * the server answered.
+ */
+export async function sendFinalStatus(
+  url: string,
+  invoiceId: string,
+  overrides: Record<string, string | undefined> = {},
+): Promise<{ params: Record<string, string>; answer: CallbackAnswer }> {
+  const params = callbackParams({ client_orderid: invoiceId, ...overrides });
+  return { params, answer: await getCallback(url, TEST_ENDPOINT_ID, params) };
 }
 
 /** POST /callback/{endpointId} with the params as a form body (or `body` as it is). */

@@ -1,12 +1,12 @@
 /**
  * Helpers of the WatchSession tests: the API key metadata, the watch gauges
  * read from /metrics as an operator sees them, and a session made final by a
- * direct write of its final columns (until the final-status callback is
- * served, the only way a session becomes final).
+ * direct write of its final columns with no announcement (a lost
+ * notification, for the poll's test; otherwise a test sends the real
+ * final-status callback, callback-fixtures.ts sendFinalStatus).
  */
 import * as grpc from "@grpc/grpc-js";
 import Database from "better-sqlite3";
-import pg from "pg";
 
 /** `authorization: Bearer <key>` as grpc-js metadata. */
 export function bearer(key: string): grpc.Metadata {
@@ -32,7 +32,7 @@ export async function gaugesReach(url: string, value: number, withinMs = 5000) {
   }
 }
 
-/** Sets a session's final columns in the SQLite file, as the final-status callback will. */
+/** Sets a session's final columns in the SQLite file as the callback's store write does, announcing nothing. */
 export function finalInSqlite(path: string, invoiceId: string, status = "approved"): void {
   const db = new Database(path);
   try {
@@ -42,19 +42,5 @@ export function finalInSqlite(path: string, invoiceId: string, status = "approve
     ).run(status, "ORDER-1", Date.now(), invoiceId);
   } finally {
     db.close();
-  }
-}
-
-/** The same in PostgreSQL. */
-export async function finalInPostgres(url: string, invoiceId: string, status = "approved"): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(
-      "UPDATE sessions SET state = 'final', final_status = $1, gateway_order_id = 'ORDER-1', final_at = now() WHERE invoice_id = $2",
-      [status, invoiceId],
-    );
-  } finally {
-    await client.end();
   }
 }
