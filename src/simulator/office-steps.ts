@@ -4,7 +4,7 @@
  * and each session's final status read with GetSession.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type Session, State } from "../../gen/toptechpay/session/v1/session_pb.js";
+import { Operation, type Session, State } from "../../gen/toptechpay/session/v1/session_pb.js";
 import type { BackOffice, SessionWatch } from "./back-office.js";
 import type { Initiated, RunContext } from "./context.js";
 import { StepFailure, short } from "./report.js";
@@ -27,7 +27,7 @@ export function issuedTokenStep(ctx: RunContext, office: BackOffice): Promise<st
 function describe(s: Session | undefined): string {
   if (!s) return "no session";
   const final = s.finalStatus ? ` ${s.finalStatus} order ${s.gatewayOrderId}` : "";
-  return `${State[s.state]}${final} (${s.operation === 1 ? "sale" : "verification"} ${s.invoiceId})`;
+  return `${State[s.state]}${final} (${s.operation === Operation.SALE ? "sale" : "verification"} ${s.invoiceId})`;
 }
 
 /**

@@ -93,7 +93,7 @@ export function expectSignature(a: Answer, path: string, computed: string, over:
   const v = at(a.body, path);
   if (v !== computed) {
     throw new StepFailure(
-      `${path} = ${computed} (HMAC-SHA1 over ${over}, computed here)`,
+      `${path} = ${computed} (HMAC-SHA1 over ${over}, computed here with the given control key)`,
       `${JSON.stringify(v)}; ${shown(a)}`,
     );
   }
