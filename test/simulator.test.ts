@@ -91,7 +91,7 @@ describe("the simulator against the development server (SQLite)", () => {
     expectPassed(run, APP_AND_GATEWAY_STEPS, key);
     const device = simulatedDevice(run.stdout);
     const sessions = rows<{ operation: string; final_status: string; gateway_order_id: string }>(
-      "SELECT operation, final_status, gateway_order_id FROM sessions WHERE serial_number = ? ORDER BY created_at",
+      "SELECT operation, final_status, gateway_order_id FROM sessions WHERE serial_number = ? ORDER BY created_at_ms",
       device,
     );
     expect(sessions.map((s) => [s.operation, s.final_status])).toEqual([
@@ -99,10 +99,10 @@ describe("the simulator against the development server (SQLite)", () => {
       ["sale", "approved"],
       ["verification", "approved"],
     ]);
-    for (const s of sessions) expect(run.stdout).toContain(`orderid ${s.gateway_order_id} `);
+    for (const s of sessions) expect(run.stdout).toContain(`orderid ${s.gateway_order_id},`);
     // The sale's card once (its redelivery kept it), the verification's card.
     const cards = rows<{ operation: string; bin: number }>(
-      "SELECT operation, bin FROM device_cards WHERE serial_number = ? AND deleted_at IS NULL ORDER BY created_at",
+      "SELECT operation, bin FROM device_cards WHERE serial_number = ? AND deleted_at_ms IS NULL ORDER BY created_at_ms",
       device,
     );
     expect(cards).toEqual([

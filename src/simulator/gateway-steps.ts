@@ -81,8 +81,10 @@ export function notificationStep(
     });
     expectSignature(a, "session.checkSignature", computed, "nonce+endpointId+invoiceId");
     const where = init.operation === "sale" ? "sourceCard.reference" : "reference";
-    const detail = `serverCardId ${short(card.serverCardId)} in ${where} for invoice ${init.invoiceId}, checkSignature verified`;
-    return { value: undefined, detail };
+    return {
+      value: undefined,
+      detail: `serverCardId ${short(card.serverCardId)} in ${where}, checkSignature verified`,
+    };
   });
 }
 
@@ -113,6 +115,6 @@ export function callbackStep(ctx: RunContext, init: Initiated, name: string): Pr
     if (at(a.body, "received") !== true || at(a.body, "duplicate") !== false) {
       throw new StepFailure('200 {"received":true,"duplicate":false}', shown(a));
     }
-    return { value: orderid, detail: `${status}, orderid ${orderid} for invoice ${init.invoiceId}: received` };
+    return { value: orderid, detail: `${status}, orderid ${orderid}, control computed here: received` };
   });
 }

@@ -67,7 +67,7 @@ export class Reporter {
     const n = ++this.count;
     try {
       const { value, detail } = await work();
-      this.line(`ok   ${String(n).padStart(2)} ${name.padEnd(24)} ${detail}`);
+      this.line(`ok   ${String(n).padStart(2)} ${name.padEnd(25)} ${detail}`);
       return value;
     } catch (e) {
       this.failed = name;
@@ -84,7 +84,7 @@ export class Reporter {
 
   /** A step that does not apply to this server, said so on its own line. */
   skip(name: string, reason: string): void {
-    this.line(`skip ${String(++this.count).padStart(2)} ${name.padEnd(24)} ${reason}`);
+    this.line(`skip ${String(++this.count).padStart(2)} ${name.padEnd(25)} ${reason}`);
   }
 
   /** An unnumbered line (the heading). */
