@@ -30,6 +30,15 @@ function describe(s: Session | undefined): string {
   return `${State[s.state]}${final} (${s.operation === Operation.SALE ? "sale" : "verification"} ${s.invoiceId})`;
 }
 
+/** A watch's next message, or why there is none. */
+type Read = { readonly got: Session | "ended" } | { readonly error: unknown };
+
+const read = (watch: SessionWatch): Promise<Read> =>
+  watch.next(WATCH_WAIT_MS).then(
+    (got) => ({ got }),
+    (error: unknown) => ({ error }),
+  );
+
 /**
  * Opens WatchSession on a just-initiated session and expects its first
  * message: state INITIATED. Undefined (a "skip" line) when the server or this
@@ -45,17 +54,11 @@ export async function startWatch(
     ctx.report.skip("watch-session", "this build has no SessionService.WatchSession");
     return undefined;
   }
-  let first: Session | "ended";
-  try {
-    first = await watch.next(WATCH_WAIT_MS);
-  } catch (e) {
-    if (e instanceof ConnectError && e.code === Code.Unimplemented) {
-      watch.close();
-      ctx.report.skip("watch-session", "the server has no SessionService.WatchSession");
-      return undefined;
-    }
-    first = "ended";
-    await ctx.report.step("watch-session", () => Promise.reject(e));
+  const first = await read(watch);
+  if ("error" in first && first.error instanceof ConnectError && first.error.code === Code.Unimplemented) {
+    watch.close();
+    ctx.report.skip("watch-session", "the server has no SessionService.WatchSession");
+    return undefined;
   }
   await expectWatched(ctx, watch, first, State.INITIATED, "first message");
   return watch;
@@ -63,43 +66,43 @@ export async function startWatch(
 
 /** Reads the watch's next message and expects `state` (after FINAL: the end of the stream too). */
 export async function watchNext(ctx: RunContext, watch: SessionWatch, state: State): Promise<void> {
-  let next: Session | "ended";
-  try {
-    next = await watch.next(WATCH_WAIT_MS);
-  } catch (e) {
-    watch.close();
-    await ctx.report.step("watch-session", () => Promise.reject(e));
-    return;
-  }
-  await expectWatched(ctx, watch, next, state, "next message");
+  await expectWatched(ctx, watch, await read(watch), state, "next message");
 }
 
-async function expectWatched(
-  ctx: RunContext,
-  watch: SessionWatch,
-  got: Session | "ended",
-  state: State,
-  which: string,
-): Promise<void> {
-  await ctx.report.step("watch-session", async () => {
-    if (got === "ended" || got.state !== state) {
+function expectWatched(ctx: RunContext, watch: SessionWatch, r: Read, state: State, which: string): Promise<void> {
+  return ctx.report.step("watch-session", async () => {
+    const want = `${which}: a session in state ${State[state]}`;
+    if ("error" in r || r.got === "ended" || r.got.state !== state) {
       watch.close();
-      throw new StepFailure(
-        `${which}: a session in state ${State[state]}`,
-        got === "ended" ? "the end of the stream" : describe(got),
-      );
+      if ("error" in r) throw r.error;
+      throw new StepFailure(want, r.got === "ended" ? "the end of the stream" : describe(r.got));
     }
-    if (state !== State.FINAL) return { value: undefined, detail: `${which}: ${describe(got)}` };
-    const after = await watch.next(WATCH_WAIT_MS).catch((e: unknown) => e);
+    if (state !== State.FINAL) return { value: undefined, detail: `${which}: ${describe(r.got)}` };
+    const after = await read(watch);
     watch.close();
-    if (after !== "ended") {
+    if (!("got" in after) || after.got !== "ended") {
+      const got = "error" in after ? after.error : after.got;
       throw new StepFailure(
         "the stream to end (OK) after the FINAL message",
-        after instanceof Error ? after.message : describe(after as Session),
+        got instanceof Error ? got.message : describe(got as Session),
       );
     }
-    return { value: undefined, detail: `${which}: ${describe(got)}, then the stream ended` };
+    return { value: undefined, detail: `${which}: ${describe(r.got)}, then the stream ended` };
   });
+}
+
+/** What GetSession shows of a session, as one comparable text. */
+function sessionText(v: {
+  head: string;
+  serial: string;
+  endpoint: string;
+  amount: bigint | number | undefined;
+  currency: string;
+  checked: boolean;
+  final: boolean;
+}): string {
+  const times = `checkedAt ${v.checked ? "set" : "unset"}, finalAt ${v.final ? "set" : "unset"}`;
+  return `${v.head}, device ${v.serial}, endpoint ${v.endpoint}, amount ${v.amount ?? "none"} ${v.currency}, ${times}`;
 }
 
 /** GetSession: the session must be final, approved, with the callback's order id and the initiate's values. */
@@ -112,25 +115,27 @@ export function getSessionStep(
 ): Promise<void> {
   return ctx.report.step(name, async () => {
     const s = await office.getSession(init.invoiceId);
-    const want = `FINAL approved order ${orderId} (${init.operation} ${init.invoiceId})`;
-    const amountOk = s?.amountCentis === (init.amountCentis === undefined ? undefined : BigInt(init.amountCentis));
-    const ok =
-      s !== undefined &&
-      describe(s) === want &&
-      s.serialNumber === ctx.options.serialNumber &&
-      s.endpointId === init.endpointId &&
-      s.currency === init.currency &&
-      amountOk &&
-      s.finalAt !== undefined &&
-      s.checkedAt !== undefined;
-    if (!ok) {
-      throw new StepFailure(
-        `${want}, device ${ctx.options.serialNumber}, endpoint ${init.endpointId}, ${init.amountCentis ?? "no"} amount, ${init.currency}, checkedAt and finalAt set`,
-        s
-          ? `${describe(s)}, device ${s.serialNumber}, endpoint ${s.endpointId}, ${s.amountCentis ?? "no"} amount, ${s.currency}, checkedAt ${s.checkedAt ? "set" : "unset"}, finalAt ${s.finalAt ? "set" : "unset"}`
-          : "no session",
-      );
-    }
+    const want = sessionText({
+      head: `FINAL approved order ${orderId} (${init.operation} ${init.invoiceId})`,
+      serial: ctx.options.serialNumber,
+      endpoint: init.endpointId,
+      amount: init.amountCentis,
+      currency: init.currency,
+      checked: true,
+      final: true,
+    });
+    const got =
+      s &&
+      sessionText({
+        head: describe(s),
+        serial: s.serialNumber,
+        endpoint: s.endpointId,
+        amount: s.amountCentis,
+        currency: s.currency,
+        checked: s.checkedAt !== undefined,
+        final: s.finalAt !== undefined,
+      });
+    if (got !== want) throw new StepFailure(want, got ?? "no session");
     return { value: undefined, detail: describe(s) };
   });
 }

@@ -49,6 +49,7 @@ export function redact(value: unknown): unknown {
 export class Reporter {
   private readonly secrets = new Set<string>();
   private count = 0;
+  private skipped = 0;
   private failed: string | undefined;
 
   constructor(private readonly out: Output) {}
@@ -84,6 +85,7 @@ export class Reporter {
 
   /** A step that does not apply to this server, said so on its own line. */
   skip(name: string, reason: string): void {
+    this.skipped++;
     this.line(`skip ${String(++this.count).padStart(2)} ${name.padEnd(25)} ${reason}`);
   }
 
@@ -98,7 +100,8 @@ export class Reporter {
       this.line(`FAILED at step ${this.count} (${this.failed})`);
       return 1;
     }
-    this.line(`PASSED: all ${this.count} steps`);
+    const skipped = this.skipped > 0 ? ` (${this.skipped} skipped)` : "";
+    this.line(`PASSED: all ${this.count} steps${skipped}`);
     return 0;
   }
 
