@@ -57,7 +57,7 @@ async function reflect(requests: Init[], alpha = false) {
 }
 
 describe("buf curl with reflection", () => {
-  it("--list-methods lists InitiateService, AuthService, Health and reflection", async () => {
+  it("--list-methods lists every served service: ours, Health and reflection", async () => {
     const { stdout } = await run(BUF, ["curl", "--list-methods", "--http2-prior-knowledge", s.url]);
     const methods = stdout.trim().split("\n");
     expect(methods).toEqual(
@@ -65,6 +65,14 @@ describe("buf curl with reflection", () => {
         "toptechpay.initiate.v1.InitiateService/Sale",
         "toptechpay.initiate.v1.InitiateService/Verification",
         "toptechpay.auth.v1.AuthService/IssueAccessToken",
+        "toptechpay.gateway.v1.GatewayService/CheckSale",
+        "toptechpay.gateway.v1.GatewayService/SaleNotification",
+        "toptechpay.gateway.v1.GatewayService/VerificationNotification",
+        "toptechpay.session.v1.SessionService/WatchSession",
+        "toptechpay.card.v1.DeviceCardService/ListDeviceCards",
+        "toptechpay.card.v1.DeviceCardService/DeleteDeviceCard",
+        "toptechpay.card.v1.CardService/ListCards",
+        "toptechpay.card.v1.CardService/DeleteCard",
         "grpc.health.v1.Health/Check",
         "grpc.health.v1.Health/Watch",
         "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
