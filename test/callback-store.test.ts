@@ -12,8 +12,8 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { expect } from "vitest";
 import type { GatewayCallback } from "../src/core/callback-store.js";
-import { drawNonce } from "../src/core/session-ids.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
+import { sessionRecord } from "./support/session-record.js";
 import { describeStores, type StoreKind } from "./support/store-harness.js";
 
 type CallbackRow = { invoice_id: string | null; deliveries: number; params: string };
@@ -39,23 +39,10 @@ async function callbackRows(kind: StoreKind, location: string, clientOrderId: st
   }
 }
 
+/** A session of endpoint 1111 with only the required fields. */
 function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    invoiceId: randomUUID(),
-    operation: "sale",
-    endpointId: "1111",
-    nonce: drawNonce(),
-    signature: "A".repeat(40),
-    amountCentis: 1015,
-    currency: "EUR",
-    serialNumber: "SN-CB",
-    imei: undefined,
-    ipAddresses: [],
-    location: undefined,
-    accessTokenHash: "f".repeat(64),
-    createdAt: new Date("2026-01-02T03:04:05.678Z"),
-    ...overrides,
-  };
+  const sparse = { imei: undefined, ipAddresses: [], location: undefined };
+  return sessionRecord({ amountCentis: 1015, serialNumber: "SN-CB", ...sparse, ...overrides });
 }
 
 let orders = 0;

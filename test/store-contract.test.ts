@@ -12,7 +12,6 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccessTokens } from "../src/core/access-tokens.js";
 import { AppError } from "../src/core/error-catalogue.js";
-import { drawNonce } from "../src/core/session-ids.js";
 import type { SessionQuery, StoredSession } from "../src/core/session-state.js";
 import { GatewayTokenInUseError } from "../src/core/session-state.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
@@ -24,6 +23,7 @@ import { insertStatement, SESSIONS, sessionValues } from "../src/store/rows.js";
 import { SQLITE } from "../src/store/sqlite/dialect.js";
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
+import { sessionRecord } from "./support/session-record.js";
 import { describeStores, type StoreHarness } from "./support/store-harness.js";
 
 /**
@@ -61,24 +61,7 @@ async function openMigratedFrom(h: StoreHarness, version: number, rows: readonly
   return old.open();
 }
 
-function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    invoiceId: randomUUID(),
-    operation: "sale",
-    endpointId: "1111",
-    nonce: drawNonce(),
-    signature: "A".repeat(40),
-    amountCentis: 9_007_199_254_740_991,
-    currency: "EUR",
-    serialNumber: "SN-1",
-    imei: "123456789012345",
-    ipAddresses: ["10.0.0.1", "192.168.1.20"],
-    location: { lat: 60.1699, lng: -24.9384 },
-    accessTokenHash: "f".repeat(64),
-    createdAt: new Date("2026-01-02T03:04:05.678Z"),
-    ...overrides,
-  };
-}
+const session = sessionRecord;
 
 /** A gateway token's hash, as the check service stores it. */
 const tokenHash = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
