@@ -8,88 +8,41 @@
  * callback at once store it exactly once.
  */
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildConfig } from "../src/config/load-config.js";
+import { expect } from "vitest";
 import type { GatewayCallback } from "../src/core/callback-store.js";
-import { drawNonce } from "../src/core/session-ids.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
-import { type AppStore, openStore } from "../src/store/open-store.js";
-import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
+import { sessionRecord } from "./support/session-record.js";
+import { describeStores, type StoreKind } from "./support/store-harness.js";
 
-/** What a test needs of one database. */
-interface Harness {
-  open(): AppStore;
-  /** Another instance on the same database (PostgreSQL); SQLite: a store on a file of its own. */
-  peer(): AppStore;
-  /** A raw read of the callbacks table, for what the store interface does not return (unmatched rows). */
-  rows(clientOrderId: string): Promise<{ invoice_id: string | null; deliveries: number; params: string }[]>;
-  cleanup(): Promise<void>;
-}
-
-function storeSection(store: Record<string, unknown>) {
-  const endpoints = [{ id: "1", controlKey: "B17F59B4-A7DC-41B4-8FF9-37D986B43D20", operations: ["sale"] }];
-  return buildConfig({ store, endpoints }, { env: {}, baseDir: tmpdir() }).store;
-}
+type CallbackRow = { invoice_id: string | null; deliveries: number; params: string };
 
 const RAW = "SELECT invoice_id, deliveries, params FROM gateway_callbacks WHERE client_orderid = ";
 
-function sqliteHarness(): Harness {
-  const dir = mkdtempSync(join(tmpdir(), "cp-callbacks-"));
-  const file = join(dir, "proxy.db");
-  return {
-    open: () => openStore(storeSection({ sqlite: file })),
-    peer: () => openStore(storeSection({ sqlite: join(dir, `other-${randomUUID()}.db`) })),
-    async rows(clientOrderId) {
-      const db = new Database(file, { readonly: true });
-      try {
-        return db.prepare(`${RAW}?`).all(clientOrderId) as Awaited<ReturnType<Harness["rows"]>>;
-      } finally {
-        db.close();
-      }
-    },
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  };
+/** A raw read of the callbacks table at `location`, for what the store interface does not return (unmatched rows). */
+async function callbackRows(kind: StoreKind, location: string, clientOrderId: string): Promise<CallbackRow[]> {
+  if (kind === "sqlite") {
+    const db = new Database(location, { readonly: true });
+    try {
+      return db.prepare(`${RAW}?`).all(clientOrderId) as CallbackRow[];
+    } finally {
+      db.close();
+    }
+  }
+  const pool = new pg.Pool({ connectionString: location, max: 1 });
+  try {
+    const { rows } = await pool.query(`${RAW}$1`, [clientOrderId]);
+    return rows.map((r) => ({ ...r, deliveries: Number(r.deliveries) }));
+  } finally {
+    await pool.end();
+  }
 }
 
-function postgresHarness(db: () => TestDatabase): Harness {
-  return {
-    open: () => openStore(storeSection({ postgres: db().url })),
-    peer: () => openStore(storeSection({ postgres: db().url })),
-    async rows(clientOrderId) {
-      const pool = new pg.Pool({ connectionString: db().url, max: 1 });
-      try {
-        const { rows } = await pool.query(`${RAW}$1`, [clientOrderId]);
-        return rows.map((r) => ({ ...r, deliveries: Number(r.deliveries) }));
-      } finally {
-        await pool.end();
-      }
-    },
-    cleanup: () => db().drop(),
-  };
-}
-
+/** A session of endpoint 1111 with only the required fields. */
 function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    invoiceId: randomUUID(),
-    operation: "sale",
-    endpointId: "1111",
-    nonce: drawNonce(),
-    signature: "A".repeat(40),
-    amountCentis: 1015,
-    currency: "EUR",
-    serialNumber: "SN-CB",
-    imei: undefined,
-    ipAddresses: [],
-    location: undefined,
-    accessTokenHash: "f".repeat(64),
-    createdAt: new Date("2026-01-02T03:04:05.678Z"),
-    ...overrides,
-  };
+  const sparse = { imei: undefined, ipAddresses: [], location: undefined };
+  return sessionRecord({ amountCentis: 1015, serialNumber: "SN-CB", ...sparse, ...overrides });
 }
 
 let orders = 0;
@@ -119,139 +72,131 @@ function callback(overrides: Partial<GatewayCallback> = {}): GatewayCallback {
   return { params, ...base };
 }
 
-describe.each([
-  { kind: "sqlite", test: it },
-  { kind: "postgres", test: pgIt },
-])("callback store: $kind", ({ kind, test }) => {
-  const runs = kind === "sqlite" || PG_AVAILABLE;
-  let database: TestDatabase | undefined;
-  let h: Harness;
-  let store: AppStore;
-
-  beforeAll(async () => {
-    if (!runs) return;
-    if (kind === "postgres") database = await createTestDatabase("cp_callbacks");
-    h = kind === "sqlite" ? sqliteHarness() : postgresHarness(() => database as TestDatabase);
-    store = h.open();
-    await store.ready();
-  });
-  afterAll(async () => {
-    if (!runs) return;
-    await store.close();
-    await h.cleanup();
-  });
+describeStores("callback store", { name: "cp_callbacks" }, (ctx) => {
+  const { kind, test } = ctx;
+  /** SQLite: a store on a file of its own; PostgreSQL: another instance on the same database. */
+  const otherStore = () => ctx.h.open();
+  const rawRows = (clientOrderId: string) => callbackRows(kind, ctx.location, clientOrderId);
 
   test("a new callback is stored and finalizes the session named by client_orderid", async () => {
     const s = session();
-    await store.insertSession(s);
+    await ctx.store.insertSession(s);
     const cb = callback({ clientOrderId: s.invoiceId, merchantOrder: s.invoiceId });
-    expect(await store.recordCallback(cb)).toEqual({ stored: true, invoiceId: s.invoiceId, finalized: true });
-    const stored = await store.findStoredSession(s.invoiceId);
+    expect(await ctx.store.recordCallback(cb)).toEqual({ stored: true, invoiceId: s.invoiceId, finalized: true });
+    const stored = await ctx.store.findStoredSession(s.invoiceId);
     expect(stored).toMatchObject({ state: "final", finalStatus: "approved", gatewayOrderId: cb.orderId });
     expect(stored?.finalAt).toEqual(cb.receivedAt);
-    expect(await store.findCallbacks(s.invoiceId)).toEqual([
+    expect(await ctx.store.findCallbacks(s.invoiceId)).toEqual([
       { ...cb, invoiceId: s.invoiceId, deliveries: 1, lastReceivedAt: cb.receivedAt },
     ]);
   });
 
   test("a duplicate only counts a delivery: one row, the session untouched", async () => {
     const s = session();
-    await store.insertSession(s);
+    await ctx.store.insertSession(s);
     const first = callback({ clientOrderId: s.invoiceId });
-    await store.recordCallback(first);
+    await ctx.store.recordCallback(first);
     const later = new Date(first.receivedAt.getTime() + 60_000);
     const again = { ...first, callbackId: randomUUID(), receivedAt: later, amount: "99.99" };
-    expect(await store.recordCallback(again)).toEqual({ stored: false, invoiceId: s.invoiceId, finalized: false });
-    expect(await store.findCallbacks(s.invoiceId)).toEqual([
+    expect(await ctx.store.recordCallback(again)).toEqual({ stored: false, invoiceId: s.invoiceId, finalized: false });
+    expect(await ctx.store.findCallbacks(s.invoiceId)).toEqual([
       { ...first, invoiceId: s.invoiceId, deliveries: 2, lastReceivedAt: later },
     ]);
-    expect((await store.findStoredSession(s.invoiceId))?.finalAt).toEqual(first.receivedAt);
+    expect((await ctx.store.findStoredSession(s.invoiceId))?.finalAt).toEqual(first.receivedAt);
   });
 
   test("merchant_order names the session when client_orderid does not; client_orderid wins when both do", async () => {
     const s = session();
     const other = session();
-    await Promise.all([store.insertSession(s), store.insertSession(other)]);
+    await Promise.all([ctx.store.insertSession(s), ctx.store.insertSession(other)]);
     const byMerchant = callback({ clientOrderId: `gw-${randomUUID()}`, merchantOrder: s.invoiceId });
-    expect(await store.recordCallback(byMerchant)).toEqual({ stored: true, invoiceId: s.invoiceId, finalized: true });
+    expect(await ctx.store.recordCallback(byMerchant)).toEqual({
+      stored: true,
+      invoiceId: s.invoiceId,
+      finalized: true,
+    });
 
     const a = session();
-    await store.insertSession(a);
+    await ctx.store.insertSession(a);
     const both = callback({ clientOrderId: a.invoiceId, merchantOrder: other.invoiceId, status: "declined" });
-    expect(await store.recordCallback(both)).toEqual({ stored: true, invoiceId: a.invoiceId, finalized: true });
-    expect((await store.findStoredSession(other.invoiceId))?.state).toBe("initiated");
+    expect(await ctx.store.recordCallback(both)).toEqual({ stored: true, invoiceId: a.invoiceId, finalized: true });
+    expect((await ctx.store.findStoredSession(other.invoiceId))?.state).toBe("initiated");
   });
 
   test("an unmatched callback is kept with no session; a session of another endpoint is not matched", async () => {
     const cb = callback();
-    expect(await store.recordCallback(cb)).toEqual({ stored: true, invoiceId: undefined, finalized: false });
-    const rows = await h.rows(cb.clientOrderId);
+    expect(await ctx.store.recordCallback(cb)).toEqual({ stored: true, invoiceId: undefined, finalized: false });
+    const rows = await rawRows(cb.clientOrderId);
     expect(rows).toEqual([{ invoice_id: null, deliveries: 1, params: JSON.stringify(cb.params) }]);
-    expect(await store.recordCallback({ ...cb, callbackId: randomUUID() })).toEqual({
+    expect(await ctx.store.recordCallback({ ...cb, callbackId: randomUUID() })).toEqual({
       stored: false,
       invoiceId: undefined,
       finalized: false,
     });
-    expect((await h.rows(cb.clientOrderId))[0]?.deliveries).toBe(2);
+    expect((await rawRows(cb.clientOrderId))[0]?.deliveries).toBe(2);
 
     const s = session({ endpointId: "2222" });
-    await store.insertSession(s);
+    await ctx.store.insertSession(s);
     const elsewhere = callback({ clientOrderId: s.invoiceId });
-    expect(await store.recordCallback(elsewhere)).toMatchObject({ stored: true, invoiceId: undefined });
-    expect((await store.findStoredSession(s.invoiceId))?.state).toBe("initiated");
+    expect(await ctx.store.recordCallback(elsewhere)).toMatchObject({ stored: true, invoiceId: undefined });
+    expect((await ctx.store.findStoredSession(s.invoiceId))?.state).toBe("initiated");
   });
 
   test("a second, different final status is kept as its own row; the session keeps the first", async () => {
     const s = session();
-    await store.insertSession(s);
+    await ctx.store.insertSession(s);
     const declined = callback({ clientOrderId: s.invoiceId, status: "declined" });
-    await store.recordCallback(declined);
+    await ctx.store.recordCallback(declined);
     const approved = callback({
       clientOrderId: s.invoiceId,
       status: "approved",
       orderId: `${declined.orderId}-2`,
       receivedAt: new Date(declined.receivedAt.getTime() + 1000),
     });
-    expect(await store.recordCallback(approved)).toEqual({ stored: true, invoiceId: s.invoiceId, finalized: false });
-    expect(await store.findStoredSession(s.invoiceId)).toMatchObject({
+    expect(await ctx.store.recordCallback(approved)).toEqual({
+      stored: true,
+      invoiceId: s.invoiceId,
+      finalized: false,
+    });
+    expect(await ctx.store.findStoredSession(s.invoiceId)).toMatchObject({
       state: "final",
       finalStatus: "declined",
       gatewayOrderId: declined.orderId,
       finalAt: declined.receivedAt,
     });
-    expect((await store.findCallbacks(s.invoiceId)).map((c) => c.status)).toEqual(["declined", "approved"]);
+    expect((await ctx.store.findCallbacks(s.invoiceId)).map((c) => c.status)).toEqual(["declined", "approved"]);
   });
 
   if (kind === "postgres") {
     test("two instances storing the same callback at once: exactly one stored, one delivery counted", async () => {
-      const peer = h.peer();
+      const peer = otherStore();
       try {
         await peer.ready();
         for (let round = 0; round < 10; round++) {
           const s = session();
-          await store.insertSession(s);
+          await ctx.store.insertSession(s);
           const cb = callback({ clientOrderId: s.invoiceId });
           const outcomes = await Promise.all([
-            store.recordCallback(cb),
+            ctx.store.recordCallback(cb),
             peer.recordCallback({ ...cb, callbackId: randomUUID() }),
           ]);
           expect(outcomes.map((o) => o.stored).sort()).toEqual([false, true]);
           expect(outcomes.filter((o) => o.finalized)).toHaveLength(1);
           expect(outcomes.map((o) => o.invoiceId)).toEqual([s.invoiceId, s.invoiceId]);
-          const rows = await store.findCallbacks(s.invoiceId);
+          const rows = await ctx.store.findCallbacks(s.invoiceId);
           expect(rows.map((r) => r.deliveries)).toEqual([2]);
         }
         // Two different final statuses at once: both kept, exactly one sets the session.
         const s = session();
-        await store.insertSession(s);
+        await ctx.store.insertSession(s);
         const outcomes = await Promise.all([
-          store.recordCallback(callback({ clientOrderId: s.invoiceId, status: "approved" })),
+          ctx.store.recordCallback(callback({ clientOrderId: s.invoiceId, status: "approved" })),
           peer.recordCallback(callback({ clientOrderId: s.invoiceId, status: "declined" })),
         ]);
         expect(outcomes.map((o) => o.finalized).sort()).toEqual([false, true]);
         const winner = outcomes[0]?.finalized ? "approved" : "declined";
-        expect((await store.findStoredSession(s.invoiceId))?.finalStatus).toBe(winner);
-        expect(await store.findCallbacks(s.invoiceId)).toHaveLength(2);
+        expect((await ctx.store.findStoredSession(s.invoiceId))?.finalStatus).toBe(winner);
+        expect(await ctx.store.findCallbacks(s.invoiceId)).toHaveLength(2);
       } finally {
         await peer.close();
       }
@@ -259,12 +204,12 @@ describe.each([
   }
 
   test("a closed store rejects with StoreUnavailableError and stores nothing", async () => {
-    const closed = h.peer();
+    const closed = otherStore();
     await closed.ready().catch(() => undefined);
     await closed.close();
     const cb = callback();
     await expect(closed.recordCallback(cb)).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(closed.findCallbacks(cb.clientOrderId)).rejects.toBeInstanceOf(StoreUnavailableError);
-    expect(await h.rows(cb.clientOrderId)).toEqual([]);
+    expect(await rawRows(cb.clientOrderId)).toEqual([]);
   });
 });

@@ -34,21 +34,13 @@ import {
   TRANSPORTS,
   type Transport,
 } from "./support/gateway-transports.js";
-import { grpcJsGatewayClients } from "./support/grpc-js-client.js";
-import { startTestServer, TEST_ENDPOINT_ID, type TestServer } from "./support/test-server.js";
+import { gatewayClientsForFile, grpcJsGatewayClients } from "./support/grpc-js-client.js";
+import { serverForFile, startTestServer, TEST_ENDPOINT_ID, type TestServer } from "./support/test-server.js";
 
 const API_KEY = "back-office-key-0123456789abcdef";
 
-let s: TestServer;
-let c: ReturnType<typeof grpcJsGatewayClients>;
-beforeAll(async () => {
-  s = await startTestServer({ config: { auth: { apiKeys: [{ key: API_KEY }] } } });
-  c = grpcJsGatewayClients(s.port);
-});
-afterAll(async () => {
-  c?.close();
-  await s?.close();
-});
+const s = await serverForFile({ config: { auth: { apiKeys: [{ key: API_KEY }] } } });
+const c = gatewayClientsForFile(s.port);
 
 const METHOD: Record<Operation, string> = { sale: "CheckSale", verification: "CheckVerification" };
 

@@ -10,7 +10,7 @@
  */
 import { execFileSync } from "node:child_process";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   type CheckBody,
   checkBody,
@@ -27,15 +27,9 @@ import {
   sha256,
   unknownInvoice,
 } from "./support/gateway-fixtures.js";
-import { startTestServer, TEST_ENDPOINT_ID, type TestServer } from "./support/test-server.js";
+import { serverForFile, startTestServer, TEST_ENDPOINT_ID, type TestServer } from "./support/test-server.js";
 
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
+const s = await serverForFile();
 
 /** Sets a session's initiate time back by `seconds` in the real SQLite file. */
 function ageSession(invoiceId: string, seconds: number): void {

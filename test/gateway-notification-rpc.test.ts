@@ -7,7 +7,7 @@
  * ErrorDetail, storing nothing.
  */
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ErrorCode } from "../src/core/error-catalogue.js";
 import type { Operation } from "../src/core/initiate-request.js";
 import {
@@ -34,19 +34,11 @@ import {
   TRANSPORTS,
   type Transport,
 } from "./support/gateway-transports.js";
-import { grpcJsGatewayClients } from "./support/grpc-js-client.js";
-import { startTestServer, type TestServer } from "./support/test-server.js";
+import { gatewayClientsForFile, grpcJsGatewayClients } from "./support/grpc-js-client.js";
+import { serverForFile, startTestServer } from "./support/test-server.js";
 
-let s: TestServer;
-let c: ReturnType<typeof grpcJsGatewayClients>;
-beforeAll(async () => {
-  s = await startTestServer();
-  c = grpcJsGatewayClients(s.port);
-});
-afterAll(async () => {
-  c?.close();
-  await s?.close();
-});
+const s = await serverForFile();
+const c = gatewayClientsForFile(s.port);
 
 const METHOD: Record<Operation, string> = { sale: "SaleNotification", verification: "VerificationNotification" };
 const SERVICE = "/toptechpay.gateway.v1.GatewayService";

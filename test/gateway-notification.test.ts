@@ -33,15 +33,9 @@ import {
   sha256,
 } from "./support/gateway-fixtures.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
-import { startTestServer, type TestServer } from "./support/test-server.js";
+import { serverForFile, startTestServer, type TestServer } from "./support/test-server.js";
 
-let s: TestServer;
-beforeAll(async () => {
-  s = await startTestServer();
-});
-afterAll(async () => {
-  await s?.close();
-});
+const s = await serverForFile();
 
 const CLIENT_CARD_ID = /^[A-Za-z0-9_-]{32}$/;
 

@@ -6,20 +6,16 @@
  * to the other.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAccessTokens } from "../src/core/access-tokens.js";
 import { AppError } from "../src/core/error-catalogue.js";
-import { drawNonce } from "../src/core/session-ids.js";
 import type { SessionQuery, StoredSession } from "../src/core/session-state.js";
 import { GatewayTokenInUseError } from "../src/core/session-state.js";
 import { type SessionRecord, StoreUnavailableError } from "../src/core/session-store.js";
-import { type AppStore, openStore } from "../src/store/open-store.js";
+import type { AppStore } from "../src/store/open-store.js";
 import { POSTGRES } from "../src/store/postgres/dialect.js";
 import { applyPostgresMigrations, POSTGRES_MIGRATIONS } from "../src/store/postgres/migrations.js";
 import { openPostgresStore } from "../src/store/postgres/store.js";
@@ -27,104 +23,45 @@ import { insertStatement, SESSIONS, sessionValues } from "../src/store/rows.js";
 import { SQLITE } from "../src/store/sqlite/dialect.js";
 import { applySqliteMigrations, SQLITE_MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { createTestDatabase, PG_AVAILABLE, pgIt, type TestDatabase } from "./support/postgres.js";
-import { storeConfig } from "./support/store-config.js";
+import { sessionRecord } from "./support/session-record.js";
+import { describeStores, type StoreHarness } from "./support/store-harness.js";
 
-interface Harness {
-  /**
-   * A store on this harness's database. SQLite: each name is a file of its
-   * own (one process per file: a second store on an open file is refused),
-   * a fresh one when no name is given; PostgreSQL: another instance on the
-   * same database, whatever the name.
-   */
-  open(name?: string): AppStore;
-  /**
-   * A second instance on the same database as `open()`'s stores, when the
-   * store allows one (PostgreSQL); undefined for SQLite.
-   */
-  peer(): AppStore | undefined;
-  /**
-   * A store opened on a database that the previous schema version (every
-   * migration before `version`) created and filled with `rows` (the columns
-   * that version had).
-   */
-  openMigratedFrom(version: number, rows: readonly SessionRecord[]): Promise<AppStore>;
-  cleanup(): Promise<void>;
+/**
+ * A store opened on a database that the previous schema version (every
+ * migration before `version`) created and filled with `rows` (the columns
+ * that version had).
+ */
+async function openMigratedFrom(h: StoreHarness, version: number, rows: readonly SessionRecord[]): Promise<AppStore> {
+  const old = await h.another();
+  if (h.kind === "sqlite") {
+    const file = new Database(old.location);
+    try {
+      file.pragma("journal_mode = WAL");
+      applySqliteMigrations(
+        file,
+        SQLITE_MIGRATIONS.filter((m) => m.version < version),
+      );
+      const insert = file.prepare(insertStatement(SESSIONS, SQLITE));
+      for (const r of rows) insert.run(sessionValues(r, SQLITE));
+    } finally {
+      file.close();
+    }
+    return old.open();
+  }
+  const pool = new pg.Pool({ connectionString: old.location, max: 1 });
+  try {
+    await applyPostgresMigrations(
+      pool,
+      POSTGRES_MIGRATIONS.filter((m) => m.version < version),
+    );
+    for (const r of rows) await pool.query(insertStatement(SESSIONS, POSTGRES), sessionValues(r, POSTGRES));
+  } finally {
+    await pool.end();
+  }
+  return old.open();
 }
 
-function sqliteHarness(): Harness {
-  const dir = mkdtempSync(join(tmpdir(), "cp-contract-"));
-  let opened = 0;
-  const open = (name = `proxy-${++opened}`) => openStore(storeConfig({ sqlite: join(dir, `${name}.db`) }));
-  return {
-    open,
-    peer: () => undefined,
-    async openMigratedFrom(version, rows) {
-      const name = `old-${++opened}`;
-      const file = new Database(join(dir, `${name}.db`));
-      try {
-        file.pragma("journal_mode = WAL");
-        applySqliteMigrations(
-          file,
-          SQLITE_MIGRATIONS.filter((m) => m.version < version),
-        );
-        const insert = file.prepare(insertStatement(SESSIONS, SQLITE));
-        for (const r of rows) insert.run(sessionValues(r, SQLITE));
-      } finally {
-        file.close();
-      }
-      return open(name);
-    },
-    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
-let pgDb: TestDatabase | undefined;
-function postgresHarness(): Harness {
-  const others: TestDatabase[] = [];
-  const open = () => openStore(storeConfig({ postgres: pgDb?.url }));
-  return {
-    open,
-    peer: open,
-    async openMigratedFrom(version, rows) {
-      const db = await createTestDatabase("cp_contract_old");
-      others.push(db);
-      const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-      try {
-        await applyPostgresMigrations(
-          pool,
-          POSTGRES_MIGRATIONS.filter((m) => m.version < version),
-        );
-        for (const r of rows) await pool.query(insertStatement(SESSIONS, POSTGRES), sessionValues(r, POSTGRES));
-      } finally {
-        await pool.end();
-      }
-      return openStore(storeConfig({ postgres: db.url }));
-    },
-    cleanup: async () => {
-      for (const db of others) await db.drop();
-      await pgDb?.drop();
-    },
-  };
-}
-
-function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    invoiceId: randomUUID(),
-    operation: "sale",
-    endpointId: "1111",
-    nonce: drawNonce(),
-    signature: "A".repeat(40),
-    amountCentis: 9_007_199_254_740_991,
-    currency: "EUR",
-    serialNumber: "SN-1",
-    imei: "123456789012345",
-    ipAddresses: ["10.0.0.1", "192.168.1.20"],
-    location: { lat: 60.1699, lng: -24.9384 },
-    accessTokenHash: "f".repeat(64),
-    createdAt: new Date("2026-01-02T03:04:05.678Z"),
-    ...overrides,
-  };
-}
+const session = sessionRecord;
 
 /** A gateway token's hash, as the check service stores it. */
 const tokenHash = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
@@ -159,26 +96,8 @@ const initiated = (r: SessionRecord): StoredSession => ({
   finalAt: undefined,
 });
 
-describe.each([
-  { kind: "sqlite", harness: sqliteHarness, test: it },
-  { kind: "postgres", harness: postgresHarness, test: pgIt },
-])("store contract: $kind", ({ kind, harness, test }) => {
-  const runs = kind === "sqlite" || PG_AVAILABLE;
-  let h: Harness;
-  let store: AppStore;
-
-  beforeAll(async () => {
-    if (!runs) return;
-    if (kind === "postgres") pgDb = await createTestDatabase("cp_contract");
-    h = harness();
-    store = h.open();
-    await store.ready();
-  });
-  afterAll(async () => {
-    if (!runs) return;
-    await store.close();
-    await h.cleanup();
-  });
+describeStores("store contract", { name: "cp_contract" }, (ctx) => {
+  const { kind, test } = ctx;
 
   test("a session is written and read back field for field", async () => {
     const full = session();
@@ -189,29 +108,29 @@ describe.each([
       ipAddresses: [],
       location: undefined,
     });
-    await Promise.all([store.insertSession(full), store.insertSession(sparse)]);
-    expect(await store.findSession(full.invoiceId)).toEqual(full);
-    expect(await store.findSession(sparse.invoiceId)).toEqual(sparse);
-    expect(await store.findSession(randomUUID())).toBeUndefined();
+    await Promise.all([ctx.store.insertSession(full), ctx.store.insertSession(sparse)]);
+    expect(await ctx.store.findSession(full.invoiceId)).toEqual(full);
+    expect(await ctx.store.findSession(sparse.invoiceId)).toEqual(sparse);
+    expect(await ctx.store.findSession(randomUUID())).toBeUndefined();
   });
 
   test("invoiceId and nonce are unique; a duplicate is refused, not reported as unavailable", async () => {
     const first = session();
-    await store.insertSession(first);
-    const sameInvoice = store.insertSession(session({ invoiceId: first.invoiceId }));
+    await ctx.store.insertSession(first);
+    const sameInvoice = ctx.store.insertSession(session({ invoiceId: first.invoiceId }));
     await expect(sameInvoice).rejects.toThrow();
     await expect(sameInvoice).rejects.not.toBeInstanceOf(StoreUnavailableError);
-    const sameNonce = store.insertSession(session({ nonce: first.nonce }));
+    const sameNonce = ctx.store.insertSession(session({ nonce: first.nonce }));
     await expect(sameNonce).rejects.toThrow();
     await expect(sameNonce).rejects.not.toBeInstanceOf(StoreUnavailableError);
     // A bad neighbour in the same burst does not fail the good ones.
     const good = session();
     const results = await Promise.allSettled([
-      store.insertSession(good),
-      store.insertSession(session({ nonce: first.nonce })),
+      ctx.store.insertSession(good),
+      ctx.store.insertSession(session({ nonce: first.nonce })),
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
-    expect(await store.findSession(good.invoiceId)).toEqual(good);
+    expect(await ctx.store.findSession(good.invoiceId)).toEqual(good);
   });
 
   test("token records: insert, find, revoke once, revoke a device", async () => {
@@ -223,29 +142,29 @@ describe.each([
       expiresAt: new Date(at.getTime() + 3_600_000),
       revokedAt: undefined,
     };
-    await store.insertToken(token);
-    expect(await store.findToken(token.tokenHash)).toEqual(token);
-    expect(await store.findToken("0".repeat(64))).toBeUndefined();
-    await expect(store.insertToken(token)).rejects.toThrow();
+    await ctx.store.insertToken(token);
+    expect(await ctx.store.findToken(token.tokenHash)).toEqual(token);
+    expect(await ctx.store.findToken("0".repeat(64))).toBeUndefined();
+    await expect(ctx.store.insertToken(token)).rejects.toThrow();
 
     const revokedAt = new Date(at.getTime() + 1000);
-    expect(await store.revokeToken(token.tokenHash, revokedAt)).toBe(true);
-    expect(await store.revokeToken(token.tokenHash, new Date())).toBe(false);
-    expect((await store.findToken(token.tokenHash))?.revokedAt).toEqual(revokedAt);
-    expect(await store.revokeToken("1".repeat(64), new Date())).toBe(false);
+    expect(await ctx.store.revokeToken(token.tokenHash, revokedAt)).toBe(true);
+    expect(await ctx.store.revokeToken(token.tokenHash, new Date())).toBe(false);
+    expect((await ctx.store.findToken(token.tokenHash))?.revokedAt).toEqual(revokedAt);
+    expect(await ctx.store.revokeToken("1".repeat(64), new Date())).toBe(false);
 
     for (const [i, serial] of ["SN-D", "SN-D", "SN-D", "SN-OTHER"].entries()) {
-      await store.insertToken({ ...token, tokenHash: `d${i}`.padEnd(64, "0"), serialNumber: serial });
+      await ctx.store.insertToken({ ...token, tokenHash: `d${i}`.padEnd(64, "0"), serialNumber: serial });
     }
-    await store.revokeToken("d0".padEnd(64, "0"), at);
-    expect(await store.revokeDeviceTokens("SN-D", at)).toBe(2);
-    expect(await store.revokeDeviceTokens("SN-D", at)).toBe(0);
-    expect((await store.findToken("d3".padEnd(64, "0")))?.revokedAt).toBeUndefined();
+    await ctx.store.revokeToken("d0".padEnd(64, "0"), at);
+    expect(await ctx.store.revokeDeviceTokens("SN-D", at)).toBe(2);
+    expect(await ctx.store.revokeDeviceTokens("SN-D", at)).toBe(0);
+    expect((await ctx.store.findToken("d3".padEnd(64, "0")))?.revokedAt).toBeUndefined();
   });
 
   test("the token service over this store: issue, check, wrong device, expire, revoke, revoke device", async () => {
     let now = new Date("2026-04-01T12:00:00.000Z");
-    const tokens = createAccessTokens({ store, now: () => now });
+    const tokens = createAccessTokens({ store: ctx.store, now: () => now });
     const { accessToken, expiresAt } = await tokens.issue("SN-SVC", 60);
     expect(expiresAt).toEqual(new Date(now.getTime() + 60_000));
     await tokens.check({ accessToken, serialNumber: "SN-SVC" });
@@ -282,21 +201,21 @@ describe.each([
       { dimension: "device" as const, key: `dev-${kind}`, since: since(s - window) },
       { dimension: "ip" as const, key: "10.0.0.9", since: since(s - window) },
     ];
-    expect(await store.recordVelocity(events(0, 10), at(0))).toEqual([1, 1]);
-    expect(await store.recordVelocity(events(1, 10), at(1))).toEqual([2, 2]);
+    expect(await ctx.store.recordVelocity(events(0, 10), at(0))).toEqual([1, 1]);
+    expect(await ctx.store.recordVelocity(events(1, 10), at(1))).toEqual([2, 2]);
     // Same key under another dimension is counted apart.
-    expect(await store.recordVelocity([{ dimension: "token", key: `dev-${kind}`, since: at(-10) }], at(1))).toEqual([
-      1,
-    ]);
+    expect(await ctx.store.recordVelocity([{ dimension: "token", key: `dev-${kind}`, since: at(-10) }], at(1))).toEqual(
+      [1],
+    );
     // The window is exclusive at its start: the attempt at t0 drops out at since = t0.
-    expect(await store.recordVelocity(events(10, 10), at(10))).toEqual([2, 2]);
-    expect(await store.recordVelocity([], at(11))).toEqual([]);
+    expect(await ctx.store.recordVelocity(events(10, 10), at(10))).toEqual([2, 2]);
+    expect(await ctx.store.recordVelocity([], at(11))).toEqual([]);
 
     // Concurrent attempts may see each other (two may share a count), but
     // never fewer than came before: the k-th smallest count is at least 3 + k.
     const burst = await Promise.all(
       Array.from({ length: 10 }, () =>
-        store.recordVelocity([{ dimension: "device", key: `dev-${kind}`, since: at(-1) }], at(20)),
+        ctx.store.recordVelocity([{ dimension: "device", key: `dev-${kind}`, since: at(-1) }], at(20)),
       ),
     );
     const sorted = burst.map((c) => c[0] ?? 0).sort((a, b) => a - b);
@@ -305,23 +224,25 @@ describe.each([
     });
     expect(sorted.at(-1)).toBe(13);
 
-    expect(await store.pruneVelocity(at(1))).toBe(5); // t0 and t1: device, ip, and the token row
-    expect(await store.recordVelocity([{ dimension: "ip", key: "10.0.0.9", since: at(-100) }], at(30))).toEqual([2]);
+    expect(await ctx.store.pruneVelocity(at(1))).toBe(5); // t0 and t1: device, ip, and the token row
+    expect(await ctx.store.recordVelocity([{ dimension: "ip", key: "10.0.0.9", since: at(-100) }], at(30))).toEqual([
+      2,
+    ]);
   });
 
   test("a new session is 'initiated' and unbound; an unknown invoice is undefined", async () => {
     const r = session({ serialNumber: "SN-STATE" });
-    await store.insertSession(r);
-    expect(await store.findStoredSession(r.invoiceId)).toEqual(initiated(r));
-    expect(await store.findStoredSession(randomUUID())).toBeUndefined();
+    await ctx.store.insertSession(r);
+    expect(await ctx.store.findStoredSession(r.invoiceId)).toEqual(initiated(r));
+    expect(await ctx.store.findStoredSession(randomUUID())).toBeUndefined();
   });
 
   test("bindGatewayToken binds once: a repeat gets its hash, another token gets the first one and changes nothing", async () => {
     const r = session({ serialNumber: "SN-BIND" });
-    await store.insertSession(r);
+    await ctx.store.insertSession(r);
     const at = new Date("2026-01-02T03:05:00.123Z");
     const first = tokenHash("gateway-token-0001");
-    expect(await store.bindGatewayToken(r.invoiceId, first, at)).toBe(first);
+    expect(await ctx.store.bindGatewayToken(r.invoiceId, first, at)).toBe(first);
     const bound: StoredSession = {
       ...r,
       state: "checked",
@@ -331,36 +252,36 @@ describe.each([
       gatewayOrderId: undefined,
       finalAt: undefined,
     };
-    expect(await store.findStoredSession(r.invoiceId)).toEqual(bound);
-    expect(await store.findSessionByGatewayToken(first)).toEqual(bound);
-    expect(await store.findSessionByGatewayToken(tokenHash("gateway-token-none"))).toBeUndefined();
+    expect(await ctx.store.findStoredSession(r.invoiceId)).toEqual(bound);
+    expect(await ctx.store.findSessionByGatewayToken(first)).toEqual(bound);
+    expect(await ctx.store.findSessionByGatewayToken(tokenHash("gateway-token-none"))).toBeUndefined();
 
     // TopTechPay retries: the same token, later.
-    expect(await store.bindGatewayToken(r.invoiceId, first, new Date(at.getTime() + 5000))).toBe(first);
+    expect(await ctx.store.bindGatewayToken(r.invoiceId, first, new Date(at.getTime() + 5000))).toBe(first);
     // A second token: the first comes back; nothing moves, not even checkedAt.
     const second = tokenHash("gateway-token-0002");
-    expect(await store.bindGatewayToken(r.invoiceId, second, new Date(at.getTime() + 9000))).toBe(first);
-    expect(await store.findStoredSession(r.invoiceId)).toEqual(bound);
+    expect(await ctx.store.bindGatewayToken(r.invoiceId, second, new Date(at.getTime() + 9000))).toBe(first);
+    expect(await ctx.store.findStoredSession(r.invoiceId)).toEqual(bound);
 
-    expect(await store.bindGatewayToken(randomUUID(), second, at)).toBeUndefined();
+    expect(await ctx.store.bindGatewayToken(randomUUID(), second, at)).toBeUndefined();
   });
 
   test("binds racing with different tokens (two instances where the store allows it): exactly one wins", async () => {
-    const peer = h.peer();
+    const peer = ctx.h.peer();
     if (peer) await peer.ready();
     try {
       for (let round = 0; round < 5; round++) {
         const r = session({ serialNumber: "SN-RACE" });
-        await store.insertSession(r);
+        await ctx.store.insertSession(r);
         const hashes = Array.from({ length: 12 }, (_, i) => tokenHash(`race-${round}-${i}-${randomUUID()}`));
         const at = new Date();
         const answers = await Promise.all(
-          hashes.map((hash, i) => (i % 2 === 1 && peer ? peer : store).bindGatewayToken(r.invoiceId, hash, at)),
+          hashes.map((hash, i) => (i % 2 === 1 && peer ? peer : ctx.store).bindGatewayToken(r.invoiceId, hash, at)),
         );
         const winner = answers[0];
         expect(hashes).toContain(winner);
         expect(answers).toEqual(hashes.map(() => winner));
-        expect((await store.findStoredSession(r.invoiceId))?.gatewayTokenHash).toBe(winner);
+        expect((await ctx.store.findStoredSession(r.invoiceId))?.gatewayTokenHash).toBe(winner);
         if (peer) expect((await peer.findStoredSession(r.invoiceId))?.gatewayTokenHash).toBe(winner);
       }
     } finally {
@@ -370,23 +291,23 @@ describe.each([
 
   test("a token bound to one session cannot bind another; a good bind in the same burst still binds", async () => {
     const [a, b, c] = [session(), session(), session()];
-    await Promise.all([a, b, c].map((r) => store.insertSession(r)));
+    await Promise.all([a, b, c].map((r) => ctx.store.insertSession(r)));
     const taken = tokenHash(`taken-${randomUUID()}`);
-    await store.bindGatewayToken(a.invoiceId, taken, new Date());
+    await ctx.store.bindGatewayToken(a.invoiceId, taken, new Date());
     const other = tokenHash(`free-${randomUUID()}`);
     const [stolen, good] = await Promise.allSettled([
-      store.bindGatewayToken(b.invoiceId, taken, new Date()),
-      store.bindGatewayToken(c.invoiceId, other, new Date()),
+      ctx.store.bindGatewayToken(b.invoiceId, taken, new Date()),
+      ctx.store.bindGatewayToken(c.invoiceId, other, new Date()),
     ]);
     expect(stolen.status).toBe("rejected");
     expect(stolen.status === "rejected" && stolen.reason).toBeInstanceOf(GatewayTokenInUseError);
     expect(good).toEqual({ status: "fulfilled", value: other });
-    expect(await store.findStoredSession(b.invoiceId)).toEqual(initiated(b));
-    expect((await store.findStoredSession(c.invoiceId))?.state).toBe("checked");
+    expect(await ctx.store.findStoredSession(b.invoiceId)).toEqual(initiated(b));
+    expect((await ctx.store.findStoredSession(c.invoiceId))?.state).toBe("checked");
   });
 
   test("a binding survives closing the store and opening it again", async () => {
-    const first = h.open("reopened");
+    const first = ctx.h.open("reopened");
     await first.ready();
     const r = session({ serialNumber: "SN-REOPEN" });
     const hash = tokenHash("gateway-token-reopen");
@@ -397,7 +318,7 @@ describe.each([
     } finally {
       await first.close();
     }
-    const again = h.open("reopened");
+    const again = ctx.h.open("reopened");
     try {
       await again.ready();
       expect(await again.findStoredSession(r.invoiceId)).toEqual({
@@ -423,14 +344,14 @@ describe.each([
       session({ serialNumber: `${device}-B`, createdAt: ms(2) }),
       session({ serialNumber: device, createdAt: ms(3) }),
     ];
-    await Promise.all(rows.map((r) => store.insertSession(r)));
+    await Promise.all(rows.map((r) => ctx.store.insertSession(r)));
     const [r0, r1a, r1b, r2, r3] = rows as [SessionRecord, SessionRecord, SessionRecord, SessionRecord, SessionRecord];
-    await store.bindGatewayToken(r1a.invoiceId, tokenHash(`list-${randomUUID()}`), ms(10));
-    await store.bindGatewayToken(r2.invoiceId, tokenHash(`list-${randomUUID()}`), ms(11));
+    await ctx.store.bindGatewayToken(r1a.invoiceId, tokenHash(`list-${randomUUID()}`), ms(10));
+    await ctx.store.bindGatewayToken(r2.invoiceId, tokenHash(`list-${randomUUID()}`), ms(11));
 
     const window = { createdFrom: ms(0), createdBefore: ms(4) };
     const ids = async (q: Partial<SessionQuery>) =>
-      (await store.listSessions(query({ ...window, ...q }))).map((s) => s.invoiceId);
+      (await ctx.store.listSessions(query({ ...window, ...q }))).map((s) => s.invoiceId);
     const sorted = (...rs: SessionRecord[]) => [...rs].sort(newestFirst).map((r) => r.invoiceId);
 
     expect(await ids({})).toEqual(sorted(r0, r1a, r1b, r2, r3));
@@ -453,7 +374,7 @@ describe.each([
       sorted(r0, r1a, r1b),
     );
 
-    const listed = await store.listSessions(query({ ...window, state: "checked", serialNumber: device }));
+    const listed = await ctx.store.listSessions(query({ ...window, state: "checked", serialNumber: device }));
     expect(listed).toEqual([
       { ...r1a, state: "checked", checkedAt: ms(10), gatewayTokenHash: listed[0]?.gatewayTokenHash },
     ]);
@@ -465,13 +386,13 @@ describe.each([
     const rows = Array.from({ length: 1000 }, (_, i) =>
       session({ serialNumber: `SN-PAGE-${i % 3}`, createdAt: new Date(t + Math.floor(i / 3)) }),
     );
-    await Promise.all(rows.map((r) => store.insertSession(r)));
+    await Promise.all(rows.map((r) => ctx.store.insertSession(r)));
     const window = { createdFrom: new Date(t), createdBefore: new Date(t + 1000) };
 
     const seen: string[] = [];
     let after: SessionQuery["after"];
     for (let pages = 0; pages < 100; pages++) {
-      const page = await store.listSessions(query({ ...window, after, limit: 37 }));
+      const page = await ctx.store.listSessions(query({ ...window, after, limit: 37 }));
       seen.push(...page.map((s) => s.invoiceId));
       const last = page.at(-1);
       if (page.length < 37 || !last) break;
@@ -485,7 +406,7 @@ describe.each([
     const device: string[] = [];
     after = undefined;
     for (let pages = 0; pages < 100; pages++) {
-      const page = await store.listSessions(query({ ...window, serialNumber: "SN-PAGE-1", after, limit: 50 }));
+      const page = await ctx.store.listSessions(query({ ...window, serialNumber: "SN-PAGE-1", after, limit: 50 }));
       device.push(...page.map((s) => s.invoiceId));
       const last = page.at(-1);
       if (page.length < 50 || !last) break;
@@ -497,7 +418,7 @@ describe.each([
 
   test("a database migrated by the previous schema version upgrades: its sessions read as 'initiated' and bind", async () => {
     const old = [session({ serialNumber: "SN-OLD" }), session({ serialNumber: "SN-OLD", operation: "verification" })];
-    const upgraded = await h.openMigratedFrom(5, old);
+    const upgraded = await openMigratedFrom(ctx.h, 5, old);
     try {
       await upgraded.ready();
       for (const r of old) expect(await upgraded.findStoredSession(r.invoiceId)).toEqual(initiated(r));
@@ -512,8 +433,8 @@ describe.each([
   });
 
   test("ping answers; a closed store rejects with StoreUnavailableError", async () => {
-    await store.ping();
-    const other = h.open();
+    await ctx.store.ping();
+    const other = ctx.h.open();
     await other.ready();
     await other.close();
     await expect(other.insertSession(session())).rejects.toBeInstanceOf(StoreUnavailableError);

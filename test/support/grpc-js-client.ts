@@ -7,6 +7,7 @@
 import { createRequire } from "node:module";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { afterAll } from "vitest";
 
 const require = createRequire(import.meta.url);
 const protobuf = require("protobufjs") as typeof import("protobufjs");
@@ -232,6 +233,13 @@ export function grpcJsGatewayClients(port: number, options: grpc.ChannelOptions 
       close();
     },
   };
+}
+
+/** grpcJsGatewayClients for a whole test file: closed after the file's last test. */
+export function gatewayClientsForFile(port: number): ReturnType<typeof grpcJsGatewayClients> {
+  const c = grpcJsGatewayClients(port);
+  afterAll(() => c.close());
+  return c;
 }
 
 /**

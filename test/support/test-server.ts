@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import { afterAll } from "vitest";
 import { buildConfig, type Config } from "../../src/config/load-config.js";
 import { type AppServer, createServer } from "../../src/server.js";
 
@@ -127,4 +128,14 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       if (ownDir) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One server for a whole test file: awaited at the file's top level, closed
+ * after the file's last test (the beforeAll/afterAll pair, written once).
+ */
+export async function serverForFile(options: TestServerOptions = {}): Promise<TestServer> {
+  const s = await startTestServer(options);
+  afterAll(() => s.close());
+  return s;
 }
