@@ -65,23 +65,37 @@ export function armDeadline(
 ): void {
   if (log.deadline !== undefined) return;
   log.onDeadline = answer;
-  log.deadline = setTimeout(() => {
-    const arriving = bodyStillArriving(req);
-    const error =
-      log.refusal ??
-      (arriving && options.bodyTimeout
-        ? new AppError("REQUEST_TIMEOUT", `The request body did not arrive within ${options.ms} ms.`)
-        : deadlineError(options.ms, options.callerDeadline));
-    log.expired = error;
-    if (!res.headersSent) {
-      // The rest of the body is not wanted; on HTTP/1.1 it would be read as the next request.
-      if (arriving && req.httpVersionMajor === 1) res.setHeader("connection", "close");
-      log.error = error;
-      log.onDeadline?.(error);
-    }
-    // The full grace whatever the deadline: a caller's 1 ms deadline still gets its answer.
-    log.deadline = setTimeout(() => cut(req, res), FLUSH_GRACE_MS);
-  }, options.ms);
+  const start = (ms: number) => {
+    log.deadline = setTimeout(() => {
+      const arriving = bodyStillArriving(req);
+      const error =
+        log.refusal ??
+        (arriving && options.bodyTimeout
+          ? new AppError("REQUEST_TIMEOUT", `The request body did not arrive within ${ms} ms.`)
+          : deadlineError(ms, options.callerDeadline));
+      log.expired = error;
+      if (!res.headersSent) {
+        // The rest of the body is not wanted; on HTTP/1.1 it would be read as the next request.
+        if (arriving && req.httpVersionMajor === 1) res.setHeader("connection", "close");
+        log.error = error;
+        log.onDeadline?.(error);
+      }
+      // The full grace whatever the deadline: a caller's 1 ms deadline still gets its answer.
+      log.deadline = setTimeout(() => cut(req, res), FLUSH_GRACE_MS);
+    }, ms);
+  };
+  log.restartDeadline = (ms) => {
+    // Only a deadline still running: one lifted, or past, stays so.
+    if (log.deadline === undefined || log.expired) return;
+    clearTimeout(log.deadline);
+    start(ms);
+  };
+  start(options.ms);
+}
+
+/** Gives the running deadline a new length from now (a server stream that has started streaming). */
+export function extendDeadline(log: RequestState | undefined, ms: number): void {
+  log?.restartDeadline?.(ms);
 }
 
 /** Replaces what answers the request at expiry; runs it at once when the deadline has passed already. */

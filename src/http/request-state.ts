@@ -56,10 +56,14 @@ export interface RequestState {
   /** The error due once the deadline has passed. */
   expired?: AppError;
   /**
-   * A stream that keeps its deadline (WatchSession: a backstop past its own
-   * cap, for a caller that stops reading); other streams have none.
+   * A server stream's bound once it streams, replacing the request deadline
+   * at its first message (WatchSession: a backstop past its own cap, for a
+   * caller that stops reading). Undefined: unbounded once it streams
+   * (Health.Watch). Until then every request has the request deadline.
    */
-  streamDeadline?: boolean;
+  streamBoundMs?: number;
+  /** Restarts the armed deadline with another length (deadline.ts extendDeadline). */
+  restartDeadline?: (ms: number) => void;
 }
 
 // The record rides on the request object under a private symbol. A WeakMap

@@ -73,11 +73,11 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
   const last: LastRoute = (req, res, path, log) => {
     // connect writes its own headers; this one goes in first.
     res.setHeader("x-request-id", requestIdOf(res));
-    // A watch is exempt from the request deadline, not from every bound.
-    const watch = path === WATCH_SESSION_PATH;
-    if (watch) log.streamDeadline = true;
+    // Once it streams, a watch is exempt from the request deadline, not from
+    // every bound; until its request message is read it has the deadline.
+    if (path === WATCH_SESSION_PATH) log.streamBoundMs = watchBackstopMs;
     // Answered at expiry by the body or the interceptor, in connect's words.
-    armDeadline(req, res, log, { ms: watch ? watchBackstopMs : deadlineMs }, () => undefined);
+    armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
     // An unknown path gets the JSON 404, an unknown RPC UNIMPLEMENTED (rpc-services.ts).
     parts.rpc.handler(req, res);
   };
