@@ -20,9 +20,12 @@ export interface Target {
 const SALE = "/toptechpay.initiate.v1.InitiateService/Sale";
 const ISSUE = "/toptechpay.auth.v1.AuthService/IssueAccessToken";
 const CHECK = "/toptechpay.gateway.v1.GatewayService/CheckSale";
+const NOTIFY = "/toptechpay.gateway.v1.GatewayService/SaleNotification";
+const CARDS = "/toptechpay.card.v1.CardService/ListCards";
+const DEVICE_CARDS = "/toptechpay.card.v1.DeviceCardService/ListDeviceCards";
 const GRPC = { te: "trailers" };
 
-/** Every content type the server takes, on InitiateService, AuthService, GatewayService and the JSON paths. */
+/** Every content type the server takes, on every unary service and the JSON paths. */
 export const TARGETS: readonly Target[] = [
   { name: "JSON path", path: "/sale/initiate-sale", type: "application/json" },
   { name: "Connect JSON", path: SALE, type: "application/json" },
@@ -35,6 +38,12 @@ export const TARGETS: readonly Target[] = [
   { name: "JSON check path", path: "/sale/01a23bfa-68d9-70eb-b45b-7ff95c391ae4/check", type: "application/json" },
   { name: "GatewayService gRPC", path: CHECK, type: "application/grpc", headers: GRPC },
   { name: "GatewayService Connect JSON", path: CHECK, type: "application/json" },
+  { name: "JSON notification path", path: "/sale/notification", type: "application/json" },
+  { name: "SaleNotification gRPC", path: NOTIFY, type: "application/grpc", headers: GRPC },
+  { name: "callback form POST", path: "/callback/1111", type: "application/x-www-form-urlencoded" },
+  { name: "JSON card path", path: "/cards/list-cards", type: "application/json" },
+  { name: "DeviceCardService Connect JSON", path: DEVICE_CARDS, type: "application/json" },
+  { name: "CardService gRPC", path: CARDS, type: "application/grpc", headers: GRPC },
 ];
 
 /** An HTTP/2 session to `url`, connected. */
