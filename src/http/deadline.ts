@@ -28,6 +28,8 @@ export interface DeadlineOptions {
   readonly callerDeadline?: boolean;
   /** A body still arriving at expiry answers REQUEST_TIMEOUT (408), as the JSON paths document. */
   readonly bodyTimeout?: boolean;
+  /** The deadline may be given a new length later (extendDeadline). */
+  readonly restartable?: boolean;
 }
 
 /** DEADLINE_EXCEEDED for a request that outlived `ms`. */
@@ -65,32 +67,43 @@ export function armDeadline(
 ): void {
   if (log.deadline !== undefined) return;
   log.onDeadline = answer;
-  const start = (ms: number) => {
-    log.deadline = setTimeout(() => {
-      const arriving = bodyStillArriving(req);
-      const error =
-        log.refusal ??
-        (arriving && options.bodyTimeout
-          ? new AppError("REQUEST_TIMEOUT", `The request body did not arrive within ${ms} ms.`)
-          : deadlineError(ms, options.callerDeadline));
-      log.expired = error;
-      if (!res.headersSent) {
-        // The rest of the body is not wanted; on HTTP/1.1 it would be read as the next request.
-        if (arriving && req.httpVersionMajor === 1) res.setHeader("connection", "close");
-        log.error = error;
-        log.onDeadline?.(error);
-      }
-      // The full grace whatever the deadline: a caller's 1 ms deadline still gets its answer.
-      log.deadline = setTimeout(() => cut(req, res), FLUSH_GRACE_MS);
-    }, ms);
-  };
-  log.restartDeadline = (ms) => {
-    // Only a deadline still running: one lifted, or past, stays so.
-    if (log.deadline === undefined || log.expired) return;
-    clearTimeout(log.deadline);
-    start(ms);
-  };
-  start(options.ms);
+  startDeadline(req, res, log, options, options.ms);
+  // Only where asked (connect's route: a server stream may need it), so the
+  // hot paths allocate no closure for it.
+  if (options.restartable) {
+    log.restartDeadline = (ms) => {
+      // Only a deadline still running: one lifted, or past, stays so.
+      if (log.deadline === undefined || log.expired) return;
+      clearTimeout(log.deadline);
+      startDeadline(req, res, log, options, ms);
+    };
+  }
+}
+
+function startDeadline(
+  req: NodeServerRequest,
+  res: NodeServerResponse,
+  log: RequestState,
+  options: DeadlineOptions,
+  ms: number,
+): void {
+  log.deadline = setTimeout(() => {
+    const arriving = bodyStillArriving(req);
+    const error =
+      log.refusal ??
+      (arriving && options.bodyTimeout
+        ? new AppError("REQUEST_TIMEOUT", `The request body did not arrive within ${ms} ms.`)
+        : deadlineError(ms, options.callerDeadline));
+    log.expired = error;
+    if (!res.headersSent) {
+      // The rest of the body is not wanted; on HTTP/1.1 it would be read as the next request.
+      if (arriving && req.httpVersionMajor === 1) res.setHeader("connection", "close");
+      log.error = error;
+      log.onDeadline?.(error);
+    }
+    // The full grace whatever the deadline: a caller's 1 ms deadline still gets its answer.
+    log.deadline = setTimeout(() => cut(req, res), FLUSH_GRACE_MS);
+  }, ms);
 }
 
 /** Gives the running deadline a new length from now (a server stream that has started streaming). */

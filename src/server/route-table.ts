@@ -77,7 +77,7 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     // every bound; until its request message is read it has the deadline.
     if (path === WATCH_SESSION_PATH) log.streamBoundMs = watchBackstopMs;
     // Answered at expiry by the body or the interceptor, in connect's words.
-    armDeadline(req, res, log, { ms: deadlineMs }, () => undefined);
+    armDeadline(req, res, log, { ms: deadlineMs, restartable: true }, () => undefined);
     // An unknown path gets the JSON 404, an unknown RPC UNIMPLEMENTED (rpc-services.ts).
     parts.rpc.handler(req, res);
   };
