@@ -49,14 +49,20 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
   const routes = [
     requestGuardRoute,
     headerListLimit(config.limits.maxHeaderBytes),
-    gatewayPeerRoute(
-      createPeerCheck(config.gateway.allowFrom, config.gateway.trustedProxies),
-      (path) =>
-        matchCheckPath(path) !== undefined ||
-        isCallbackPath(path) ||
-        matchNotificationPath(path) !== undefined ||
-        path.startsWith(`/${GatewayService.typeName}/`),
-    ),
+    // Only with gateway.allowFrom set: without it every peer may call, and no
+    // request should pay for matching the gateway's paths.
+    ...(config.gateway.allowFrom === undefined
+      ? []
+      : [
+          gatewayPeerRoute(
+            createPeerCheck(config.gateway.allowFrom, config.gateway.trustedProxies),
+            (path) =>
+              matchCheckPath(path) !== undefined ||
+              isCallbackPath(path) ||
+              matchNotificationPath(path) !== undefined ||
+              path.startsWith(`/${GatewayService.typeName}/`),
+          ),
+        ]),
     parts.admission.route,
     opsRoutes(app.state, app.metrics),
     withDeadline(initiateJsonRoute(app.core, body), deadlineMs),
