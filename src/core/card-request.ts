@@ -5,7 +5,7 @@
  * The device and the access token are read exactly as an initiate reads them.
  */
 import { AppError } from "./error-catalogue.js";
-import { checkSerialNumber } from "./initiate-request.js";
+import { checkSerialNumber, deviceSerialNumber } from "./initiate-request.js";
 import { checkedText, checkLength, isObject, requiredObject, requiredString, requiredText } from "./json-fields.js";
 
 /** Which of the app's card calls a body is for. */
@@ -30,8 +30,7 @@ const CLIENT_CARD_ID_CHARS = { min: 1, max: 128 } as const;
 
 function credential(body: unknown): { json: Record<string, unknown>; credential: DeviceCredential } {
   if (!isObject(body)) throw new AppError("BODY_NOT_OBJECT", "The request body must be a JSON object.");
-  const device = requiredObject(requiredObject(body, "consumer", "consumer"), "device", "consumer.device");
-  const serialNumber = checkSerialNumber(device.serialNumber, "consumer.device.serialNumber");
+  const serialNumber = deviceSerialNumber(body);
   // As initiate reads it: any text of the right length goes on to the token
   // check, whose answer (ACCESS_TOKEN_INVALID) is then the same as there.
   const session = requiredObject(body, "session", "session");

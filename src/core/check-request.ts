@@ -4,7 +4,7 @@
  * any protocol carried, so every caller gets the same rules in the same order.
  */
 import { AppError } from "./error-catalogue.js";
-import { checkSerialNumber, type Operation } from "./initiate-request.js";
+import { deviceSerialNumber, type Operation } from "./initiate-request.js";
 import { checkedText, optionalObject, requiredObject, requiredText } from "./json-fields.js";
 
 /** A check that passed every documented rule. */
@@ -32,9 +32,7 @@ export function parseCheckRequest(operation: Operation, body: unknown): CheckReq
   }
   const json = body as Record<string, unknown>;
   const invoiceId = requiredText(json, "invoiceId", "invoiceId", 1, 64);
-  const consumer = requiredObject(json, "consumer", "consumer");
-  const device = requiredObject(consumer, "device", "consumer.device");
-  const serialNumber = checkSerialNumber(device.serialNumber, "consumer.device.serialNumber");
+  const serialNumber = deviceSerialNumber(json);
   const session = requiredObject(json, "session", "session");
   const accessToken = requiredText(session, "accessToken", "session.accessToken", 32, 128);
   const nonce = requiredText(session, "nonce", "session.nonce", 32, 128);

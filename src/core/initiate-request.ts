@@ -60,6 +60,12 @@ export function checkSerialNumber(value: unknown, path: string): string {
   return requiredTextValue(value, path, 1, 50);
 }
 
+/** `consumer.device.serialNumber` of a gateway or card body (initiate reads the rest of `consumer` too). */
+export function deviceSerialNumber(body: Json): string {
+  const device = requiredObject(requiredObject(body, "consumer", "consumer"), "device", "consumer.device");
+  return checkSerialNumber(device.serialNumber, "consumer.device.serialNumber");
+}
+
 function coordinate(parent: Json, key: string, path: string, limit: number): number {
   const value = parent[key];
   if (value === undefined || value === null) {

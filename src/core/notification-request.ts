@@ -6,7 +6,7 @@
  * form), or an RPC message with the same field names.
  */
 import { AppError } from "./error-catalogue.js";
-import { checkSerialNumber, type Operation } from "./initiate-request.js";
+import { deviceSerialNumber, type Operation } from "./initiate-request.js";
 import {
   checkedText,
   isObject,
@@ -75,9 +75,7 @@ export function parseNotificationRequest(operation: Operation, body: unknown): N
   const rawInvoice = body.invoiceId;
   const invoiceId =
     rawInvoice === undefined || rawInvoice === null ? undefined : checkedText(rawInvoice, "invoiceId", 1, 64);
-  const consumer = requiredObject(body, "consumer", "consumer");
-  const device = requiredObject(consumer, "device", "consumer.device");
-  const serialNumber = checkSerialNumber(device.serialNumber, "consumer.device.serialNumber");
+  const serialNumber = deviceSerialNumber(body);
   const session = requiredObject(body, "session", "session");
   const accessToken = requiredText(session, "accessToken", "session.accessToken", 32, 128);
   const token = requiredText(session, "token", "session.token", 16, 36);
