@@ -68,8 +68,8 @@ export function armDeadline(
   if (log.deadline !== undefined) return;
   log.onDeadline = answer;
   startDeadline(req, res, log, options, options.ms);
-  // Only where asked (connect's route: a server stream may need it), so the
-  // hot paths allocate no closure for it.
+  // Only where asked (a stream with a bound of its own, WatchSession), so
+  // no other request allocates a closure for it.
   if (options.restartable) {
     log.restartDeadline = (ms) => {
       // Only a deadline still running: one lifted, or past, stays so.

@@ -81,9 +81,10 @@ export function routeTable(app: App, config: Config, parts: RouteTableParts): { 
     res.setHeader("x-request-id", requestIdOf(res));
     // Once it streams, a watch is exempt from the request deadline, not from
     // every bound; until its request message is read it has the deadline.
-    if (path === WATCH_SESSION_PATH) log.streamBoundMs = watchBackstopMs;
+    const watch = path === WATCH_SESSION_PATH;
+    if (watch) log.streamBoundMs = watchBackstopMs;
     // Answered at expiry by the body or the interceptor, in connect's words.
-    armDeadline(req, res, log, { ms: deadlineMs, restartable: true }, () => undefined);
+    armDeadline(req, res, log, { ms: deadlineMs, restartable: watch }, () => undefined);
     // An unknown path gets the JSON 404, an unknown RPC UNIMPLEMENTED (rpc-services.ts).
     parts.rpc.handler(req, res);
   };
