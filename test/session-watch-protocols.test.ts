@@ -5,6 +5,7 @@
  * gateway's final-status callback (GET /callback/{endpointId}).
  */
 import { execFile } from "node:child_process";
+import * as net from "node:net";
 import { resolve } from "node:path";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -13,7 +14,7 @@ import { type Session, SessionService, State } from "../gen/toptechpay/session/v
 import { sendFinalStatus } from "./support/callback-fixtures.js";
 import { checkBody, gatewayToken, initiate, postCheck, unknownInvoice } from "./support/gateway-fixtures.js";
 import { startTestServer, type TestServer } from "./support/test-server.js";
-import { gaugesReach } from "./support/watch-fixtures.js";
+import { gaugesReach, watchGauges } from "./support/watch-fixtures.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUF = resolve(ROOT, "node_modules/.bin/buf");
@@ -79,6 +80,25 @@ describe("WatchSession over the Connect protocol", () => {
 });
 
 describe("WatchSession over Connect on HTTP/1.1 outlives the request timeouts", () => {
+  it("an HTTP/1.1 watch whose connection is lost releases its watch and listener", async () => {
+    const init = await initiate(s, "sale");
+    const json = Buffer.from(JSON.stringify({ invoiceId: init.invoiceId }));
+    const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, json.length]), json]);
+    const socket = net.connect(s.port, "127.0.0.1");
+    socket.on("error", () => undefined);
+    const firstBytes = new Promise<string>((resolve) => socket.once("data", (d: Buffer) => resolve(d.toString())));
+    socket.write(
+      `POST /toptechpay.session.v1.SessionService/WatchSession HTTP/1.1\r\nHost: x\r\n` +
+        `content-type: application/connect+json\r\nauthorization: Bearer ${API_KEY}\r\n` +
+        `content-length: ${envelope.length}\r\n\r\n`,
+    );
+    socket.write(envelope);
+    expect(await firstBytes).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await watchGauges(s.url)).toEqual({ open: 1, listeners: 1 });
+    socket.destroy();
+    expect(await gaugesReach(s.url, 0)).toEqual({ open: 0, listeners: 0 });
+  });
+
   it("ends at watchMaxSeconds with WATCH_EXPIRED, not at requestTimeoutMs nor node's request timeout", async () => {
     // node:http's requestTimeout is requestTimeoutMs + 1 s here: 1.1 s.
     const t = await startTestServer({
